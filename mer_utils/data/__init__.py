@@ -1,0 +1,1 @@
+"""Datasets: synthetic data, loaders, label protocols and subject-wise splits."""

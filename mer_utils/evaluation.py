@@ -1,0 +1,252 @@
+"""Metrics of micro-expression recognition: WAR, UAR, UF1, weighted F1 and confusion matrices.
+
+Definitions (REFERENCE.md §2; Zhao et al. 2021, 003_*.txt, eq. 9–11; MEGC 2019 baseline practice):
+
+* **WAR** (weighted average recall) = accuracy = ``sum_c TP_c / N``.
+* **UAR** (unweighted average recall) = ``1/C * sum_c TP_c / N_c``.
+* **UF1** (unweighted, i.e. macro F1) = ``1/C * sum_c 2 TP_c / (2 TP_c + FP_c + FN_c)``.
+* **WF1** (weighted F1) = ``sum_c (N_c / N) * F1_c``.
+
+Every function takes the **full list of class labels** so that a class absent from a fold (or from the
+whole prediction set) still counts in the average as a zero instead of silently dropping out.
+
+Pooling: under leave-one-subject-out (LOSO) the predictions of all folds are **pooled** and each metric is
+computed once (:func:`pooled_metrics`). The mean of per-fold scores (:func:`per_fold_metrics`) is a
+different, non-standard number — on LOSO most test subjects lack most classes — and is labelled as such.
+Inside a composite (MEGC 2019) the per-dataset scores are computed from the same composite run
+(:func:`per_dataset_metrics`).
+
+A *predictions table* is the output of :func:`mer_utils.training.cross_validate`: one row per test clip
+with at least the columns ``true`` and ``pred`` (integer labels), and ``fold``, ``dataset``,
+``subject_uid`` for the grouped views.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+#: The metric names every function here returns, in display order.
+METRICS = ("war", "uar", "uf1", "wf1")
+#: Long names, for tables and plots.
+METRIC_NAMES = {"war": "WAR (accuracy)", "uar": "UAR", "uf1": "UF1 (macro F1)", "wf1": "weighted F1"}
+#: Label of the pooled scope in metric tables.
+POOLED = "pooled"
+#: Label of the per-fold mean, which is not the MEGC number.
+PER_FOLD_MEAN = "per-fold mean (non-standard)"
+
+
+def _as_labels(labels: Sequence[int] | int | None, *arrays: np.ndarray) -> np.ndarray:
+    """The full label list: ``labels`` (a sequence, or a class count ``C`` -> ``0..C-1``), else the union seen."""
+    if labels is None:
+        seen = np.unique(np.concatenate([np.asarray(a).ravel() for a in arrays]))
+        return seen
+    if isinstance(labels, (int, np.integer)):
+        if labels < 1:
+            raise ValueError(f"labels: a class count must be >= 1, got {labels}.")
+        return np.arange(int(labels))
+    out = np.asarray(list(labels))
+    if out.ndim != 1 or len(out) == 0:
+        raise ValueError("labels: expected a non-empty 1-D list of class labels (e.g. [0, 1, 2]) or a class count.")
+    if len(np.unique(out)) != len(out):
+        raise ValueError(f"labels: duplicated class labels in {list(out)}.")
+    return out
+
+
+def _check_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(y_true).ravel()
+    y_pred = np.asarray(y_pred).ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true and y_pred differ in length ({len(y_true)} vs {len(y_pred)}); "
+                         "pass one prediction per clip.")
+    return y_true, y_pred
+
+
+def confusion(y_true, y_pred, labels: Sequence[int] | int | None = None, normalize: str | None = None) -> np.ndarray:
+    """Confusion matrix ``M[i, j]`` = clips of true class ``labels[i]`` predicted as ``labels[j]``.
+
+    Uses :func:`sklearn.metrics.confusion_matrix` with the full ``labels`` list, so the matrix is always
+    ``C x C`` even when a class is absent. ``normalize`` = ``None`` (counts), ``"true"`` (rows sum to 1,
+    as in Peng et al. Tables II–III when multiplied by 100), ``"pred"`` or ``"all"``; a row or column with
+    no clips stays zero.
+    """
+    from sklearn.metrics import confusion_matrix
+
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    labs = _as_labels(labels, y_true, y_pred)
+    cm = confusion_matrix(y_true, y_pred, labels=labs)
+    if normalize is None:
+        return cm
+    if normalize not in ("true", "pred", "all"):
+        raise ValueError(f"normalize={normalize!r}: expected None, 'true', 'pred' or 'all'.")
+    cm = cm.astype(float)
+    if normalize == "all":
+        total = cm.sum()
+        return cm / total if total else cm
+    axis = 1 if normalize == "true" else 0
+    sums = cm.sum(axis=axis, keepdims=True)
+    return np.divide(cm, sums, out=np.zeros_like(cm), where=sums > 0)
+
+
+def compute_metrics(y_true, y_pred, labels: Sequence[int] | int | None = None) -> dict[str, float]:
+    """WAR, UAR, UF1 and weighted F1 of one set of predictions (plus ``n``, the number of clips).
+
+    ``labels`` is the full class list (or the class count); classes missing from ``y_true`` still count
+    (their recall and F1 are 0, scikit-learn's ``zero_division=0``), as MEGC requires. With
+    ``labels=None`` only the classes seen in ``y_true`` or ``y_pred`` are used — avoid that for folds.
+
+    >>> m = compute_metrics([0, 0, 1, 1], [0, 1, 1, 1], labels=[0, 1, 2])
+    >>> round(m["war"], 3), round(m["uar"], 3), round(m["uf1"], 3)
+    (0.75, 0.5, 0.444)
+    """
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    labs = _as_labels(labels, y_true, y_pred)
+    extra = np.setdiff1d(np.unique(np.concatenate([y_true, y_pred])), labs)
+    if len(extra):
+        raise ValueError(f"Predictions or truths contain labels {list(extra)} not in labels={list(labs)}; "
+                         "pass the protocol's full class list.")
+    if len(y_true) == 0:
+        return {"war": float("nan"), "uar": float("nan"), "uf1": float("nan"), "wf1": float("nan"), "n": 0}
+    return {
+        "war": float(accuracy_score(y_true, y_pred)),
+        "uar": float(recall_score(y_true, y_pred, labels=labs, average="macro", zero_division=0)),
+        "uf1": float(f1_score(y_true, y_pred, labels=labs, average="macro", zero_division=0)),
+        "wf1": float(f1_score(y_true, y_pred, labels=labs, average="weighted", zero_division=0)),
+        "n": int(len(y_true)),
+    }
+
+
+def _check_predictions(predictions: pd.DataFrame, needed: Iterable[str] = ("true", "pred")) -> None:
+    if not isinstance(predictions, pd.DataFrame):
+        raise TypeError(f"predictions: expected a pandas DataFrame (from cross_validate), got {type(predictions).__name__}.")
+    missing = [c for c in needed if c not in predictions.columns]
+    if missing:
+        raise KeyError(f"predictions table lacks column(s) {missing}; it has {list(predictions.columns)}. "
+                       "Use the table returned by mer_utils.training.cross_validate.")
+
+
+def pooled_metrics(predictions: pd.DataFrame, labels: Sequence[int] | int | None = None) -> dict[str, float]:
+    """Metrics of all folds' predictions pooled together (the MEGC / LOSO convention)."""
+    _check_predictions(predictions)
+    return compute_metrics(predictions["true"].to_numpy(), predictions["pred"].to_numpy(), labels)
+
+
+def per_dataset_metrics(predictions: pd.DataFrame, labels: Sequence[int] | int | None = None) -> dict[str, dict]:
+    """Metrics per dataset of a composite run (each dataset's clips pooled over all folds).
+
+    As in MEGC 2019: the scores for SMIC, CASME II and SAMM come from the one composite LOSO run,
+    not from separate runs. Every dataset is scored against the full class list.
+    """
+    _check_predictions(predictions, ("true", "pred", "dataset"))
+    labs = _as_labels(labels, predictions["true"], predictions["pred"])
+    return {str(ds): compute_metrics(g["true"].to_numpy(), g["pred"].to_numpy(), labs)
+            for ds, g in predictions.groupby("dataset", sort=True)}
+
+
+def per_fold_metrics(predictions: pd.DataFrame, labels: Sequence[int] | int | None = None) -> pd.DataFrame:
+    """One row of metrics per fold (each computed on that fold's test clips only, full class list).
+
+    Their mean is **not** the pooled MEGC number: see :func:`fold_mean`. Folds keep their order of first
+    appearance in ``predictions``.
+    """
+    _check_predictions(predictions, ("true", "pred", "fold"))
+    labs = _as_labels(labels, predictions["true"], predictions["pred"])
+    rows = []
+    for fold, g in predictions.groupby("fold", sort=False):
+        rows.append({"fold": fold, **compute_metrics(g["true"].to_numpy(), g["pred"].to_numpy(), labs)})
+    return pd.DataFrame(rows, columns=["fold", *METRICS, "n"])
+
+
+def fold_mean(per_fold: pd.DataFrame) -> dict[str, float]:
+    """Unweighted mean of per-fold metrics (non-standard under LOSO; label it when shown)."""
+    return {m: float(per_fold[m].mean()) for m in METRICS} | {"n_folds": int(len(per_fold))}
+
+
+def summarize(predictions: pd.DataFrame, labels: Sequence[int] | int | None = None,
+              per_fold: bool = True) -> dict:
+    """Everything a run reports, as a JSON-ready dict.
+
+    ``{"pooled": {...}, "per_dataset": {ds: {...}}, "per_fold": [{fold, war, ...}, ...],
+    "per_fold_mean": {...}, "labels": [...]}``; the per-fold entries are present only with ``per_fold=True``.
+    ``per_dataset`` is filled when the table has a ``dataset`` column (one entry even for one dataset).
+    """
+    _check_predictions(predictions)
+    labs = _as_labels(labels, predictions["true"], predictions["pred"])
+    out: dict = {"labels": [int(x) if np.issubdtype(type(x), np.integer) else x for x in labs.tolist()],
+                 "pooled": pooled_metrics(predictions, labs)}
+    if "dataset" in predictions.columns:
+        out["per_dataset"] = per_dataset_metrics(predictions, labs)
+    if per_fold and "fold" in predictions.columns:
+        pf = per_fold_metrics(predictions, labs)
+        out["per_fold"] = pf.to_dict(orient="records")
+        out["per_fold_mean"] = fold_mean(pf)
+    return out
+
+
+def metrics_table(predictions: pd.DataFrame, labels: Sequence[int] | int | None = None,
+                  per_fold: bool = False) -> pd.DataFrame:
+    """A tidy table with one row per scope: ``pooled``, each dataset, and (optionally) the per-fold mean.
+
+    The per-fold row is labelled ``"per-fold mean (non-standard)"`` so it is never mistaken for the
+    pooled MEGC score.
+    """
+    s = summarize(predictions, labels, per_fold=per_fold)
+    rows = [{"scope": POOLED, **s["pooled"]}]
+    datasets = s.get("per_dataset", {})
+    if len(datasets) > 1:
+        rows += [{"scope": ds, **m} for ds, m in datasets.items()]
+    if per_fold and "per_fold_mean" in s:
+        rows.append({"scope": PER_FOLD_MEAN, **{m: s["per_fold_mean"][m] for m in METRICS},
+                     "n": int(len(predictions))})
+    return pd.DataFrame(rows, columns=["scope", *METRICS, "n"]).set_index("scope")
+
+
+def per_subject_accuracy(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy and clip count per test subject (``subject_uid``), sorted by subject."""
+    _check_predictions(predictions, ("true", "pred", "subject_uid"))
+    correct = predictions["true"].to_numpy() == predictions["pred"].to_numpy()
+    g = pd.DataFrame({"subject_uid": predictions["subject_uid"].to_numpy(), "correct": correct})
+    if "dataset" in predictions.columns:
+        g["dataset"] = predictions["dataset"].to_numpy()
+        out = g.groupby(["subject_uid", "dataset"], sort=True)["correct"].agg(["mean", "size"]).reset_index()
+    else:
+        out = g.groupby("subject_uid", sort=True)["correct"].agg(["mean", "size"]).reset_index()
+    return out.rename(columns={"mean": "accuracy", "size": "n"})
+
+
+def chance_level(y_true, labels: Sequence[int] | int | None = None) -> dict[str, float]:
+    """Scores of a predictor that always answers the majority class: WAR, UAR, UF1 of that baseline.
+
+    The honest floor to read metrics against on imbalanced data (UAR of any constant predictor is 1/C).
+    """
+    y_true = np.asarray(y_true).ravel()
+    labs = _as_labels(labels, y_true)
+    values, counts = np.unique(y_true, return_counts=True)
+    majority = values[np.argmax(counts)]
+    return compute_metrics(y_true, np.full_like(y_true, majority), labs)
+
+
+def best_epoch_on_test(epoch_predictions: Mapping[str, pd.DataFrame], labels: Sequence[int] | int | None = None,
+                       metric: str = "war") -> tuple[pd.DataFrame, pd.Series]:
+    """**The leak, on purpose**: per fold, keep the epoch whose *test* score is best, then pool.
+
+    ``epoch_predictions`` maps fold name -> a table with columns ``epoch``, ``true``, ``pred`` (the test
+    subject's predictions after every epoch). Public code for AMAN and the 3D-CNN selects epochs this way
+    (REFERENCE.md §2); the result is optimistic even when the labels carry no information. Returns the
+    pooled predictions of the chosen epochs (with ``fold``) and the chosen epoch per fold. Use it only to
+    show the bias next to an honest protocol (last epoch, or selection on training subjects).
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric={metric!r}: expected one of {METRICS}.")
+    chosen, epochs = [], {}
+    for fold, table in epoch_predictions.items():
+        _check_predictions(table, ("epoch", "true", "pred"))
+        labs = _as_labels(labels, table["true"], table["pred"])
+        scores = {e: compute_metrics(g["true"], g["pred"], labs)[metric] for e, g in table.groupby("epoch")}
+        best = max(scores, key=lambda e: (scores[e], -e))  # earliest among ties
+        epochs[fold] = best
+        chosen.append(table[table["epoch"] == best].assign(fold=fold))
+    return pd.concat(chosen, ignore_index=True), pd.Series(epochs, name="chosen_epoch")

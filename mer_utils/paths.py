@@ -1,0 +1,70 @@
+"""Where things live: the repository, the data root, the synthetic data and the caches.
+
+Every notebook resolves its data through :func:`data_root`, so papermill, nbval and a reader agree:
+the ``DATA_ROOT`` parameter wins, then the ``MER_DATA_ROOT`` environment variable, then ``data/``
+inside the repository.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The repository root (the folder holding ``pyproject.toml``).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Environment variable naming the folder that holds the licensed datasets.
+DATA_ROOT_ENV = "MER_DATA_ROOT"
+#: Environment variable naming the synthetic-data folder (default ``data/synthetic``).
+SYNTHETIC_ROOT_ENV = "MER_SYNTHETIC_ROOT"
+#: Environment variable naming the cache folder (default ``data/cache``).
+CACHE_ROOT_ENV = "MER_CACHE_ROOT"
+#: Environment variable naming the result store (default ``runs/results``).
+RESULTS_ROOT_ENV = "MER_RESULTS_ROOT"
+
+#: Folder names expected under ``DATA_ROOT`` for each licensed dataset (what the providers ship inside).
+DATASET_FOLDERS = {
+    "casme2": "CASME2",     # CASME2_RAW_selected/, Cropped/, CASME2-coding-*.xlsx, CASME2-ObjectiveClasses.xlsx
+    "samm": "SAMM",         # SAMM/<subject>/<clip>/*.jpg, SAMM_Micro_FACS_Codes_v2.xlsx
+    "smic": "SMIC",         # SMIC_all_raw/{HS,VIS,NIR}/..., SMIC_HS_E/..., SMIC-HS-E_annotation.xlsx
+    "casme": "CASME",       # CASME_raw_selected/, CASME coding spreadsheet
+    "casme_sq": "CASME_sq", # rawpic/, CAS(ME)^2code_final.xlsx
+    "megc2019": "MEGC2019", # combined_3_class_gt.csv
+    "fer2013": "FER2013",   # fer2013.csv
+    "ckplus": "CK+",        # cohn-kanade-images/, Emotion/
+}
+
+
+def repo_path(*parts: str) -> Path:
+    """A path inside the repository."""
+    return REPO_ROOT.joinpath(*parts)
+
+
+def data_root(value: str | os.PathLike | None = None) -> Path:
+    """The folder holding the licensed datasets: ``value``, else ``$MER_DATA_ROOT``, else ``data/``."""
+    if value not in (None, ""):
+        return Path(value).expanduser()
+    env = os.environ.get(DATA_ROOT_ENV)
+    if env:
+        return Path(env).expanduser()
+    return repo_path("data")
+
+
+def synthetic_root(size: str = "quick") -> Path:
+    """The folder of the generated synthetic sets of one size (``quick`` or ``paper``).
+
+    Its sub-folders carry the same names as :data:`DATASET_FOLDERS`, so a loader reads it like ``DATA_ROOT``.
+    """
+    base = os.environ.get(SYNTHETIC_ROOT_ENV)
+    root = Path(base).expanduser() if base else repo_path("data", "synthetic")
+    return root / size
+
+
+def cache_root() -> Path:
+    """The preprocessing cache (``data/cache`` unless ``$MER_CACHE_ROOT`` says otherwise)."""
+    env = os.environ.get(CACHE_ROOT_ENV)
+    return Path(env).expanduser() if env else repo_path("data", "cache")
+
+
+def results_root() -> Path:
+    """The result store (``runs/results`` unless ``$MER_RESULTS_ROOT`` says otherwise)."""
+    env = os.environ.get(RESULTS_ROOT_ENV)
+    return Path(env).expanduser() if env else repo_path("runs", "results")

@@ -1,0 +1,1 @@
+"""Shared preprocessing steps and per-paper recipes."""

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Run the course: set up .venv if needed, generate the default synthetic data when missing, execute every
+# notebook headless with papermill, and write executed notebooks + summary under runs/<stamp>-<profile>/.
+#   scripts/course.sh                                   # all notebooks, quick profile
+#   scripts/course.sh --notebook 10 --profile full      # one notebook, the paper's settings
+#   scripts/course.sh --notebook 30 -p EPOCHS 5         # pass notebook parameters
+#   scripts/course.sh list                              # notebooks and their parameters
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/scripts/bootstrap.sh"
+export MPLBACKEND="${MPLBACKEND:-Agg}" HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
+cd "$ROOT"
+case "${1:-}" in
+    list|refresh|run) exec "$ROOT/.venv/bin/python" -m mer_utils.course "$@" ;;
+    *) exec "$ROOT/.venv/bin/python" -m mer_utils.course run "$@" ;;
+esac
