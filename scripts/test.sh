@@ -15,6 +15,6 @@ export MER_RESULTS_ROOT="$TMP_ROOT/results" MER_CACHE_ROOT="$TMP_ROOT/cache" MER
 # The synthetic quick data is generated once (it is user data: kept in data/synthetic/ between runs).
 "$ROOT/.venv/bin/python" -c "from mer_utils.data.synthetic import ensure_synthetic; ensure_synthetic('quick')"
 WORKERS="${MER_TEST_WORKERS:-2}"
-exec "$ROOT/.venv/bin/python" -m pytest -n "$WORKERS" --dist loadfile \
+exec "$ROOT/.venv/bin/python" -m pytest -n "$WORKERS" --dist loadgroup \
     --nbval --nbval-current-env --nbval-cell-timeout 900 --nbval-sanitize-with tests/nbval_sanitize.cfg \
     -p no:cacheprovider tests notebooks "$@"

@@ -23,3 +23,12 @@ def real_annotations() -> Path:
 def _headless_matplotlib():
     os.environ.setdefault("MPLBACKEND", "Agg")
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Keep the cells of one notebook on one xdist worker (nbval runs them in one kernel, in order), while
+    the other tests, the papermill notebook runs included, spread over the workers (``--dist loadgroup``)."""
+    for item in items:
+        path = str(getattr(item, "path", getattr(item, "fspath", "")))
+        if path.endswith(".ipynb"):
+            item.add_marker(pytest.mark.xdist_group(name=f"nbval:{path}"))

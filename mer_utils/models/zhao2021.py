@@ -1,0 +1,274 @@
+"""CropNet (Zhao, Chen & Luo 2021, *Front. Neurorobot.* 15:746985), §3.2.
+
+CropNet classifies a residual-sum image (ARS / RRS, §3.1) after the Cropped Gaussian Pyramid with
+Overlapping (CGPO, §3.2.2) has cut it into 10 sub-images: sub-image 0 is the 320x320 input down-sampled to
+160x160 and sub-images 1..9 are overlapping 160x160 crops of the full-resolution image. The CGPO step itself
+lives in :mod:`mer_utils.preprocess` (shared area); this module consumes its output, a tensor
+``(B, 10, 3, 160, 160)``.
+
+Per sub-image (§3.2.3–3.2.4, Fig. 3):
+
+1. a **ReXNet feature extractor** (Han et al. 2020; timm's ``rexnet_100`` without its pooling and
+   classifier), shared by all sub-images, ImageNet weights when they are on this machine (§3.2.3 uses
+   transfer learning from ImageNet), random initialisation otherwise;
+2. **Conv -> BN -> adaptive pooling -> FC** to a feature vector ``z_i`` in R^24.
+
+Then (eq. 8) a trainable **position embedding** ``p_i`` (same size as ``z_i``, initialised from a normal
+distribution with mean 0 and variance 0.2 as §3.2.4 states) is added to ``z_1..z_9`` (not to ``z_0``, the
+down-sampled whole face), the ten vectors are concatenated ("splicing") and a linear classifier predicts the
+class.
+
+Choices where the paper is silent (Fig. 3 has no layer sizes):
+
+- the fusion conv is 3x3 with ``head_channels`` outputs (default 320) and is followed by a ReLU, as every
+  Conv+BN pair inside ReXNet is followed by an activation;
+- the conv/BN/pool/FC head is shared by the sub-images, like the extractor; the position embeddings are what
+  tells the sub-images apart;
+- ``⊕`` in eq. (8) is read as element-wise addition (``p_i`` "has the same dimension as ``z_i``").
+
+With these choices the full model has about 7.2M parameters (the paper reports "approximately 7.6M", §3.2.1).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+#: Number of CGPO sub-images (§3.2.2): one down-sampled whole image + 3x3 overlapping crops.
+NUM_SUBIMAGES = 10
+#: Size of each sub-image feature vector z_i (§3.2.4).
+FEATURE_DIM = 24
+#: Variance of the position-embedding initialisation (§3.2.4: "mean 0 and variance 0.2").
+POS_EMBED_VARIANCE = 0.2
+#: ImageNet normalisation used by timm's ReXNet weights.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    """What :func:`rexnet_feature_extractor` built: name, width multiplier, weights, output channels."""
+
+    name: str
+    width_mult: float
+    pretrained: bool
+    weights: str  # where the weights came from: a file path, or "random initialisation"
+    num_features: int
+
+
+def _cached_timm_weights(name: str) -> str | None:
+    """Path of timm's ImageNet weights for ``name`` if they are already on disk (HF cache), else ``None``.
+
+    Only looks in the local Hugging Face cache: never touches the network (timm's ``pretrained=True`` retries
+    for about 46 s when offline, REFERENCE.md §5).
+    """
+    import timm
+
+    try:
+        cfg = timm.models.get_pretrained_cfg(name)
+    except Exception:  # unknown name: let create_model raise the informative error later
+        return None
+    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    if not hub_id:
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - huggingface_hub ships with timm
+        return None
+    for filename in ("model.safetensors", "pytorch_model.bin"):
+        hit = try_to_load_from_cache(hub_id, filename)
+        if isinstance(hit, str) and Path(hit).is_file():
+            return hit
+    return None
+
+
+def rexnet_feature_extractor(name: str = "rexnet_100", width_mult: float | None = None,
+                             pretrained: bool | str = "auto",
+                             weights_path: str | Path | None = None) -> tuple[nn.Module, BackboneInfo]:
+    """The ReXNet feature extractor of §3.2.3: timm's ReXNet without global pooling and classifier.
+
+    Returns ``(module, info)``; the module maps ``(N, 3, H, W)`` to ``(N, info.num_features, H/32, W/32)``.
+
+    - ``name``: a timm ReXNet (``rexnet_100`` is the paper's ReXNet-1.0x).
+    - ``width_mult``: build ``timm.models.rexnet.RexNet(width_mult=...)`` instead, a narrower network for CPU
+      runs (no ImageNet weights exist for arbitrary widths, so it is always randomly initialised).
+    - ``pretrained``: ``"auto"`` loads ImageNet weights when a local copy exists (``weights_path`` or the Hugging
+      Face cache) and falls back to random initialisation; ``True`` requires them (raises otherwise);
+      ``False`` never loads them. Nothing is ever downloaded.
+    """
+    import timm
+    from timm.models.rexnet import RexNet
+
+    if pretrained not in (True, False, "auto"):
+        raise ValueError(f"pretrained should be True, False or 'auto', got {pretrained!r}.")
+    if width_mult is not None and float(width_mult) != 1.0:
+        if pretrained is True or weights_path is not None:
+            raise ValueError(f"No ImageNet weights exist for ReXNet width_mult={width_mult}; use width_mult=None "
+                             "(the paper's rexnet_100) to load weights, or pretrained='auto'/False.")
+        model = RexNet(width_mult=float(width_mult), num_classes=0, global_pool="")
+        info = BackboneInfo(f"rexnet(width_mult={width_mult})", float(width_mult), False,
+                            "random initialisation", model.num_features)
+        return model, info
+    if not name.startswith("rexnet"):
+        raise ValueError(f"CropNet uses a ReXNet feature extractor (§3.2.3); got backbone {name!r}. "
+                         "Use e.g. 'rexnet_100' (the paper's) or pass width_mult for a narrower one.")
+    path = None
+    if pretrained is not False:
+        if weights_path is not None:
+            path = Path(weights_path).expanduser()
+            if not path.is_file():
+                raise FileNotFoundError(f"weights_path {path} does not exist; give timm's {name} weights "
+                                        "(model.safetensors or pytorch_model.bin) or leave it None.")
+        else:
+            hit = _cached_timm_weights(name)
+            path = Path(hit) if hit else None
+        if path is None and pretrained is True:
+            raise FileNotFoundError(f"pretrained=True but no ImageNet weights for {name} are on this machine "
+                                    "(Hugging Face cache or weights_path); pass weights_path=... or use "
+                                    "pretrained='auto' to fall back to random initialisation.")
+    if path is not None:
+        model = timm.create_model(name, pretrained=True, num_classes=0, global_pool="",
+                                  pretrained_cfg_overlay={"file": str(path)})
+        info = BackboneInfo(name, 1.0, True, str(path), model.num_features)
+    else:
+        model = timm.create_model(name, pretrained=False, num_classes=0, global_pool="")
+        info = BackboneInfo(name, 1.0, False, "random initialisation", model.num_features)
+    return model, info
+
+
+class SubImageHead(nn.Module):
+    """Conv -> BN -> (ReLU) -> adaptive average pooling -> FC: a feature map to z_i in R^24 (§3.2.4, Fig. 3)."""
+
+    def __init__(self, in_channels: int, head_channels: int = 320, feature_dim: int = FEATURE_DIM,
+                 kernel_size: int = 3):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, head_channels, kernel_size, padding=kernel_size // 2, bias=False)
+        self.bn = nn.BatchNorm2d(head_channels)
+        self.act = nn.ReLU(inplace=True)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(head_channels, feature_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pool(self.act(self.bn(self.conv(x)))).flatten(1))
+
+
+def _check_images(x: torch.Tensor, ndim: int, what: str) -> None:
+    if not torch.is_tensor(x) or x.ndim != ndim or x.shape[-3] != 3:
+        shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+        raise ValueError(f"{what}: expected a float tensor of shape {'(B, K, 3, H, W)' if ndim == 5 else '(B, 3, H, W)'}"
+                         f", got {shape}. Normalise uint8 images with CropNet.normalize(...) first.")
+
+
+class CropNet(nn.Module):
+    """CropNet (§3.2, Fig. 3): shared ReXNet extractor + head over CGPO sub-images, position embeddings (eq. 8),
+    concatenation and a linear classifier.
+
+    Input: ``(B, K, 3, h, w)`` float sub-images (``K = num_subimages``, 10 for CGPO; sub-image 0 = the
+    down-sampled whole image), ImageNet-normalised (see :meth:`normalize`). Output: logits ``(B, num_classes)``.
+
+    ``features(x)`` returns the fused vector ``(B, K * feature_dim)`` before the classifier (for t-SNE).
+    """
+
+    def __init__(self, num_classes: int, num_subimages: int = NUM_SUBIMAGES, feature_dim: int = FEATURE_DIM,
+                 backbone: str = "rexnet_100", width_mult: float | None = None, pretrained: bool | str = "auto",
+                 weights_path: str | Path | None = None, head_channels: int = 320,
+                 pos_embed_variance: float = POS_EMBED_VARIANCE, dropout: float = 0.0):
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"num_classes should be >= 2, got {num_classes}.")
+        if num_subimages < 1:
+            raise ValueError(f"num_subimages should be >= 1 (10 with CGPO), got {num_subimages}.")
+        if pos_embed_variance < 0:
+            raise ValueError(f"pos_embed_variance should be >= 0, got {pos_embed_variance}.")
+        self.num_classes = num_classes
+        self.num_subimages = num_subimages
+        self.feature_dim = feature_dim
+        self.extractor, self.backbone_info = rexnet_feature_extractor(backbone, width_mult, pretrained, weights_path)
+        self.head = SubImageHead(self.backbone_info.num_features, head_channels, feature_dim)
+        # eq. (8): p_1..p_9, one per cropped sub-image; sub-image 0 (the whole down-sampled face) has none.
+        self.pos_embed = nn.Parameter(torch.empty(max(num_subimages - 1, 0), feature_dim))
+        self.pos_embed_std = math.sqrt(pos_embed_variance)
+        nn.init.normal_(self.pos_embed, mean=0.0, std=self.pos_embed_std)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(num_subimages * feature_dim, num_classes)
+
+    @staticmethod
+    def normalize(images: torch.Tensor) -> torch.Tensor:
+        """uint8 (or 0..255 float) RGB images ``(..., 3, H, W)`` -> ImageNet-normalised float tensor."""
+        if images.shape[-3] != 3:
+            raise ValueError(f"normalize: expected RGB images with channels at dim -3, got shape {tuple(images.shape)}.")
+        x = images.float() / 255.0
+        mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, device=x.device).view(3, 1, 1)
+        return (x - mean) / std
+
+    def subimage_features(self, x: torch.Tensor) -> torch.Tensor:
+        """z_0..z_{K-1} with position embeddings added to z_1..z_{K-1}: ``(B, K, feature_dim)`` (eq. 8)."""
+        _check_images(x, 5, "CropNet")
+        b, k = x.shape[:2]
+        if k != self.num_subimages:
+            raise ValueError(f"CropNet was built for {self.num_subimages} sub-images per sample, got {k} "
+                             f"(input shape {tuple(x.shape)}); CGPO gives 10.")
+        z = self.head(self.extractor(x.flatten(0, 1))).view(b, k, self.feature_dim)
+        if k > 1:
+            z = torch.cat([z[:, :1], z[:, 1:] + self.pos_embed], dim=1)
+        return z
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The spliced vector [z_0, z_1', ..., z_9'] ``(B, K * feature_dim)`` the classifier sees."""
+        return self.subimage_features(x).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(self.features(x)))
+
+
+class CropNetWithoutCGPO(nn.Module):
+    """The "CropNet without CGPO" ablation of Table 4: the whole image goes once through the same extractor and
+    head (to z in R^24, no position embedding) and the classifier.
+
+    Input: ``(B, 3, H, W)`` ImageNet-normalised images (320x320 in the paper). Output: logits ``(B, num_classes)``.
+    """
+
+    def __init__(self, num_classes: int, feature_dim: int = FEATURE_DIM, backbone: str = "rexnet_100",
+                 width_mult: float | None = None, pretrained: bool | str = "auto",
+                 weights_path: str | Path | None = None, head_channels: int = 320, dropout: float = 0.0):
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"num_classes should be >= 2, got {num_classes}.")
+        self.num_classes = num_classes
+        self.feature_dim = feature_dim
+        self.extractor, self.backbone_info = rexnet_feature_extractor(backbone, width_mult, pretrained, weights_path)
+        self.head = SubImageHead(self.backbone_info.num_features, head_channels, feature_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(feature_dim, num_classes)
+
+    normalize = staticmethod(CropNet.normalize)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """z for the whole image ``(B, feature_dim)``."""
+        if torch.is_tensor(x) and x.ndim == 5 and x.shape[1] == 1:
+            x = x[:, 0]
+        _check_images(x, 4, "CropNetWithoutCGPO")
+        return self.head(self.extractor(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(self.features(x)))
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of (trainable) parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def build_cropnet(num_classes: int, cgpo: bool = True, **kwargs) -> nn.Module:
+    """CropNet (``cgpo=True``, input ``(B, 10, 3, 160, 160)``) or its "without CGPO" ablation (Table 4, input
+    ``(B, 3, 320, 320)``); ``kwargs`` go to the class (``width_mult``, ``pretrained``, ``head_channels``...)."""
+    if cgpo:
+        return CropNet(num_classes, **kwargs)
+    dropped = {"num_subimages", "pos_embed_variance"} & set(kwargs)
+    if dropped:
+        raise ValueError(f"CropNet without CGPO has no {sorted(dropped)}; remove them or use cgpo=True.")
+    return CropNetWithoutCGPO(num_classes, **kwargs)
