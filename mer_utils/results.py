@@ -162,6 +162,15 @@ def atomic_write_csv(path: str | os.PathLike, table: pd.DataFrame) -> Path:
     return atomic_write_text(path, table.to_csv(index=False))
 
 
+#: Columns of a predictions table that are text even when they look like numbers (SAMM subject ``006``).
+TEXT_COLUMNS = ("clip_uid", "subject_uid", "subject", "dataset", "fold", "true_name", "pred_name")
+
+
+def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a ``predictions.csv`` of the store, keeping ids as text (``006`` stays ``006``)."""
+    return pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
+
+
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file, with an error naming the file when it is missing or broken."""
     path = Path(path)
@@ -213,7 +222,7 @@ def load_run(path: str | os.PathLike) -> dict:
         f = path / f"{name}.json"
         out[name] = read_json(f) if f.exists() else None
     pred = path / "predictions.csv"
-    out["predictions"] = pd.read_csv(pred) if pred.exists() else None
+    out["predictions"] = read_predictions(pred) if pred.exists() else None
     out["folds_done"] = sorted(p.parent.name for p in (path / "folds").glob("*/fold.json"))
     return out
 
@@ -224,13 +233,14 @@ def load_results(root: str | os.PathLike | None = None, per_dataset: bool = Fals
     dataset inside each composite run, ``scope`` naming it).
 
     Columns: ``notebook, dataset, protocol, method, scope, war, uar, uf1, wf1, n, complete, n_folds,
-    folds_done, seconds, device, data, created, run, path``. ``data`` says what the run read (e.g. the
-    synthetic root or ``DATA_ROOT``) when the notebook recorded it in its parameters. An empty store gives
+    folds_done, seconds, device, data, profile, created, run, path``. ``data`` is the run's ``data_source``
+    (what it read: the synthetic set or ``DATA_ROOT``); ``profile`` is ``params["profile"]`` when the
+    notebook put it there (recommended). An empty store gives
     an empty table with these columns.
     """
     base = Path(root) if root is not None else results_root()
     columns = ["notebook", "dataset", "protocol", "method", "scope", "war", "uar", "uf1", "wf1", "n",
-               "complete", "n_folds", "folds_done", "seconds", "device", "data", "created", "run", "path"]
+               "complete", "n_folds", "folds_done", "seconds", "device", "data", "profile", "created", "run", "path"]
     rows = []
     for pfile in sorted(base.glob("*/*/*/*/params.json")):
         folder = pfile.parent
@@ -250,7 +260,8 @@ def load_results(root: str | os.PathLike | None = None, per_dataset: bool = Fals
                     "protocol": params.get("protocol"), "method": params.get("method"),
                     "complete": complete, "n_folds": len(folds), "folds_done": done,
                     "seconds": timings.get("total_seconds"), "device": env.get("device"),
-                    "data": (params.get("params") or {}).get("data", params.get("data_source")),
+                    "data": params.get("data_source") or (params.get("params") or {}).get("data"),
+                    "profile": (params.get("params") or {}).get("profile"),
                     "created": params.get("created"), "run": folder.name, "path": str(folder)}
         pooled = (metrics or {}).get("pooled", {})
         rows.append({**base_row, "scope": "pooled", **{k: pooled.get(k) for k in ("war", "uar", "uf1", "wf1", "n")}})
@@ -323,7 +334,8 @@ def paper_table(paper: str, table_id: str | int) -> pd.DataFrame:
 
     ``kind = "metrics"`` tables give a long table with columns ``paper, table, method, dataset, protocol,
     metric, value, printed`` (+ any extra columns the file defines): ``value`` is a fraction in [0, 1]
-    (``printed / scale``), ``printed`` is the number as it appears in the paper; ``NaN`` where the paper
+    (``printed / scale``, the table's ``scale`` or a row's own ``scale`` column: 1 for fractions, 100 for
+    percent), ``printed`` is the number as it appears in the paper; ``NaN`` where the paper
     prints ``-`` or N/A. ``kind = "confusion"`` tables give the matrix (rows = true class, columns =
     predicted class) divided by ``scale``. The table's ``title``, ``source`` and ``notes`` are in
     ``DataFrame.attrs``. The file format is documented in ``.dev/API_evaluation.md``.
@@ -359,7 +371,9 @@ def paper_table(paper: str, table_id: str | int) -> pd.DataFrame:
             records.append(rec)
         df = pd.DataFrame(records)
         df["printed"] = pd.to_numeric(df["value"], errors="coerce")
-        df["value"] = df["printed"] / scale
+        row_scale = pd.to_numeric(df["scale"], errors="coerce").fillna(scale) if "scale" in df else scale
+        df["value"] = df["printed"] / row_scale
+        df = df.drop(columns=["scale"], errors="ignore")
         df.insert(0, "table", tid)
         df.insert(0, "paper", paper)
         first = ["paper", "table", "method", "dataset", "protocol", "metric", "value", "printed"]

@@ -64,3 +64,67 @@ def test_svm_inner_cv_on_subjects_learns_separable_data():
     assert (model.predict(x) == y).mean() > 0.9
     single = fit_video_svm(x, y, np.zeros(48))  # one subject: no inner search possible
     assert not hasattr(single, "best_params_")
+
+
+def _tiny_problem(n_subjects=4, clips=4, frames=3):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows = [{"clip_uid": f"casme2/s{s}/c{c}", "subject_uid": f"casme2/s{s}", "dataset": "casme2",
+             "label": (s + c) % 4} for s in range(n_subjects) for c in range(clips)]
+    table = pd.DataFrame(rows)
+    faces = rng.integers(0, 255, size=(len(table), frames, 28, 24, 1), dtype=np.uint8)
+    faces[..., :10, :, 0] += (table["label"].to_numpy() * 40)[:, None, None, None].astype(np.uint8)
+    return table, faces
+
+
+def test_roi_boxes_follow_the_shared_grid():
+    from mer_utils.methods.she2020 import she_roi_boxes
+    from mer_utils.preprocess.roi import SHE_ROI_CELLS
+
+    full, half = she_roi_boxes(), she_roi_boxes(0.5)
+    for name, (r0, r1, c0, c1) in SHE_ROI_CELLS.items():
+        assert full[name] == (10 * r0, 10 * r1, 10 * c0, 10 * c1)
+        assert half[name] == (5 * r0, 5 * r1, 5 * c0, 5 * c1)
+
+
+def test_resize_faces_and_frame_table():
+    from mer_utils.methods.she2020 import frame_indices, frame_table, resize_faces
+
+    faces = np.zeros((2, 3, 140, 120, 3), np.uint8)
+    assert resize_faces(faces, 0.5).shape == (2, 3, 70, 60, 3)
+    assert resize_faces(faces, 1.0, grey=True).shape == (2, 3, 140, 120, 1)
+    with pytest.raises(ValueError, match="uint8 faces"):
+        resize_faces(faces.astype(float))
+    table, _ = _tiny_problem(2, 2)
+    ft = frame_table(table, 3)
+    assert len(ft) == 12 and ft["clip_uid"].iloc[4] == "casme2/s0/c1#1"
+    assert (ft["label"].to_numpy()[frame_indices([1], 3)] == table["label"].iloc[1]).all()
+
+
+def test_pipeline_cross_validates_and_resumes(tmp_path, monkeypatch):
+    from mer_utils.data.splits import subject_kfold
+    from mer_utils.methods.she2020 import (She2020Settings, aggregation_results, load_frame_features,
+                                           run_multiple_aggregation)
+
+    monkeypatch.setenv("MER_RESULTS_ROOT", str(tmp_path))
+    table, faces = _tiny_problem()
+    folds = subject_kfold(table, k=2, seed=0)
+    settings = She2020Settings(width=2, blocks_per_stage=1, hidden=8, epochs=1, batch_size=16, scale=0.2,
+                               svm_grid=({"svc__kernel": ["linear"], "svc__C": [1.0]},), inner_folds=2)
+    kw = dict(notebook="test", dataset="tiny", protocol="she2020_4class", class_names=list("abcd"),
+              device="cpu", progress=False)
+    cv = run_multiple_aggregation(table, faces, folds, settings, **kw)
+    assert len(cv.predictions) == len(table) and cv.computed == ["fold1of2", "fold2of2"]
+    agg = aggregation_results(cv, 4)
+    assert list(agg["aggregation"])[-1] == "mean+std+median"
+    assert list(agg["width"]) == [8, 8, 8, 16, 16, 16, 24] and (agg["n"] == len(table)).all()
+    main = agg.set_index("aggregation").loc["mean+std+median", "war"]
+    assert main == pytest.approx(cv.metrics["pooled"]["war"])
+    feats, rows = load_frame_features(cv, table)
+    assert feats.shape == (len(table), 3, 8) and set(rows["clip_uid"]) == set(table["clip_uid"])
+    again = run_multiple_aggregation(table, faces, folds, settings, **kw)
+    assert again.resumed == ["fold1of2", "fold2of2"] and again.run_dir == cv.run_dir
+    face_only = run_multiple_aggregation(table, faces, folds, She2020Settings(**{**settings.__dict__,
+                                                                                 "branches": ("face",)}), **kw)
+    assert face_only.run_dir != cv.run_dir

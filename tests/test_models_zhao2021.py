@@ -18,6 +18,7 @@ def tiny_cropnet():
 
 def test_cropnet_output_shape(tiny_cropnet):
     x = torch.randn(2, 10, 3, 32, 32)
+    assert tiny_cropnet.num_subimages == 10
     assert tiny_cropnet(x).shape == (2, 5)
     assert tiny_cropnet.subimage_features(x).shape == (2, 10, 24)
     assert tiny_cropnet.features(x).shape == (2, 240)
@@ -74,11 +75,25 @@ def test_extractor_is_shared_over_subimages(tiny_cropnet):
     torch.testing.assert_close(z, z[:, :1].expand_as(z))
 
 
+def test_cropnet_applies_cgpo_to_whole_images(tiny_cropnet):
+    # (B, 3, S, S) uint8 images: normalised, cut by the shared CGPO into 10 sub-images of S/2, then classified
+    img = torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)
+    subs = tiny_cropnet.subimages(img)
+    assert subs.shape == (2, 10, 3, 32, 32) and subs.dtype == torch.float32
+    with torch.no_grad():
+        torch.testing.assert_close(tiny_cropnet(img), tiny_cropnet(subs))
+    assert tiny_cropnet(img).shape == (2, 5)
+
+
 def test_cropnet_rejects_wrong_input(tiny_cropnet):
     with pytest.raises(ValueError, match="10 sub-images"):
         tiny_cropnet(torch.randn(1, 9, 3, 32, 32))
     with pytest.raises(ValueError, match=r"\(B, K, 3, H, W\)"):
-        tiny_cropnet(torch.randn(1, 3, 32, 32))
+        tiny_cropnet(torch.randn(1, 1, 32, 32))
+    with pytest.raises(ValueError, match="square"):
+        tiny_cropnet(torch.randn(1, 3, 32, 48))
+    with pytest.raises(ValueError, match="grid"):
+        CropNet(3, grid=3, overlap=1.2, **TINY)
     with pytest.raises(ValueError, match="num_classes"):
         CropNet(1, **TINY)
 
@@ -88,6 +103,7 @@ def test_without_cgpo_variant_shape():
     model = CropNetWithoutCGPO(5, **TINY).eval()
     assert not hasattr(model, "pos_embed")
     assert model(torch.randn(2, 3, 64, 64)).shape == (2, 5)
+    assert model(torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)).shape == (2, 5)
     assert model(torch.randn(2, 1, 3, 64, 64)).shape == (2, 5)  # a single "sub-image" is accepted
     assert model.features(torch.randn(2, 3, 64, 64)).shape == (2, 24)
     assert model.classifier.in_features == 24
@@ -127,5 +143,7 @@ def test_weights_never_downloaded():
         rexnet_feature_extractor("rexnet_100", weights_path="/nonexistent/model.safetensors")
     with pytest.raises(ValueError, match="No ImageNet weights"):
         rexnet_feature_extractor(width_mult=0.5, pretrained=True)
+    _, small = rexnet_feature_extractor(width_mult=0.25, depth_mult=0.35)
+    assert not small.pretrained and small.depth_mult == 0.35
     with pytest.raises(ValueError, match="ReXNet"):
         rexnet_feature_extractor("resnet18")

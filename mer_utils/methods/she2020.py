@@ -8,7 +8,9 @@ whose parameters are chosen by an inner cross-validation on the training subject
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -122,3 +124,292 @@ def fit_video_svm(features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
     search = GridSearchCV(pipe, grid, cv=GroupKFold(n_splits=min(inner_folds, n_groups)),
                           scoring=scoring, error_score=0.0, n_jobs=1)
     return search.fit(features, labels, groups=groups)
+
+
+# ============================================================================================ the pipeline
+def she_roi_boxes(scale: float = 1.0) -> dict[str, tuple[int, int, int, int]]:
+    """Pixel boxes ``(top, bottom, left, right)`` of She et al.'s three RoIs (Sec. III-B, Fig. 3).
+
+    Taken from the shared 12x14 grid (:data:`mer_utils.preprocess.roi.SHE_ROI_CELLS`, cells of 10 px on the
+    120x140 face); ``scale`` < 1 gives the same cells on a face resized by that factor (``0.5``: 5 px cells).
+    """
+    from ..preprocess.roi import SHE_CELL, SHE_ROI_CELLS
+
+    if not 0 < scale <= 1:
+        raise ValueError(f"she_roi_boxes: scale must be in (0, 1], got {scale}.")
+    cell = SHE_CELL * scale
+    return {name: (round(r0 * cell), round(r1 * cell), round(c0 * cell), round(c1 * cell))
+            for name, (r0, r1, c0, c1) in SHE_ROI_CELLS.items()}
+
+
+def resize_faces(faces: np.ndarray, scale: float = 1.0, grey: bool = False) -> np.ndarray:
+    """Faces ``(N, T, 140, 120[, 3])`` uint8 -> ``(N, T, h, w, C)`` uint8 resized by ``scale`` (INTER_AREA).
+
+    ``scale = 1`` keeps the paper's 120x140 faces; the quick profile uses 0.5 to train on a CPU in minutes.
+    ``grey`` converts RGB to one channel. The channel axis is always present (C = 1 or 3).
+    """
+    import cv2
+
+    faces = np.asarray(faces)
+    if faces.ndim == 4:
+        faces = faces[..., None]
+    if faces.ndim != 5 or faces.shape[-1] not in (1, 3) or faces.dtype != np.uint8:
+        raise ValueError(f"resize_faces expects uint8 faces (N, T, H, W) or (N, T, H, W, 3) as the she2020 recipe "
+                         f"gives; got {faces.dtype} {faces.shape}.")
+    if not 0 < scale <= 1:
+        raise ValueError(f"resize_faces: scale must be in (0, 1], got {scale}.")
+    n, t, h, w, c = faces.shape
+    flat = faces.reshape(n * t, h, w, c)
+    if grey and c == 3:
+        flat = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in flat])[..., None]
+        c = 1
+    if scale != 1:
+        size = (round(w * scale), round(h * scale))
+        flat = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], c)
+                         for f in flat])
+    return np.ascontiguousarray(flat.reshape(n, t, *flat.shape[1:]))
+
+
+def frame_table(table, n_frames: int):
+    """One row per frame (``clip_uid#j``) of every clip of ``table``, each frame carrying its clip's label,
+    subject and dataset — She et al. train the frame network "on frames with the clip label" (Sec. IV-B c)."""
+    import pandas as pd
+
+    rep = table.loc[table.index.repeat(n_frames), ["clip_uid", "subject_uid", "dataset", "label"]].reset_index(drop=True)
+    rep["frame"] = np.tile(np.arange(n_frames), len(table))
+    rep["clip_uid"] = rep["clip_uid"].astype(str) + "#" + rep["frame"].astype(str)
+    return pd.DataFrame(rep)
+
+
+def frame_indices(clip_idx, n_frames: int) -> np.ndarray:
+    """Positions in :func:`frame_table` of every frame of the clips ``clip_idx`` (clip-major order)."""
+    clip_idx = np.asarray(clip_idx, dtype=np.int64)
+    return (clip_idx[:, None] * n_frames + np.arange(n_frames)[None, :]).ravel()
+
+
+def _to_tensor(frames: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+@dataclass(frozen=True)
+class She2020Settings:
+    """Everything that defines one She et al. run (all recorded in the result folder's parameters).
+
+    Paper (Sec. IV-B c): four branches, FC 64 -> FC 4, dropout 0.5, ReLU, 500 epochs, learning rate 0.0005;
+    eq. (4) aggregation and LIBSVM. Not in the paper, chosen here: the optimiser (Adam), the batch size,
+    the branch depth/width (see :mod:`mer_utils.models.she2020`), the SVM grid and its inner folds.
+    ``scale`` resizes the faces (1 = 120x140). ``main_aggregation`` is the choice whose predictions
+    the runner stores as the run's predictions (eq. 4: all three statistics).
+    """
+
+    branches: tuple = ("face", "left_eye", "right_eye", "mouth")
+    width: int = 16
+    blocks_per_stage: int = 3
+    hidden: int = 64
+    dropout: float = 0.5
+    epochs: int = 500
+    batch_size: int = 64
+    lr: float = 5e-4
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    scale: float = 1.0
+    grey: bool = False
+    aggregations: tuple = tuple(aggregation_choices())
+    main_aggregation: str = "mean+std+median"
+    svm_grid: tuple | None = None
+    inner_folds: int = 3
+    svm_scoring: str = "accuracy"
+    class_weight: str | None = None
+
+    def __post_init__(self):
+        choices = aggregation_choices()
+        bad = [a for a in self.aggregations if a not in choices]
+        if bad or self.main_aggregation not in self.aggregations:
+            raise ValueError(f"She2020Settings: aggregations must come from {list(choices)} and include "
+                             f"main_aggregation={self.main_aggregation!r}; got {self.aggregations}.")
+        object.__setattr__(self, "branches", tuple(self.branches))
+        object.__setattr__(self, "aggregations", tuple(self.aggregations))
+
+
+class MultipleAggregationPipeline:
+    """Fig. 1 end to end for one fold: train the frame network on the training clips' frames, extract the
+    FC-64 frame features of every clip, aggregate them (eq. 4, every choice of Table IV) and classify the
+    video features with an SVM tuned on training subjects (:func:`fit_video_svm`).
+
+    ``faces``: ``(N, T, h, w, C)`` uint8 (:func:`resize_faces`), row i = clip i of ``table`` (prepared
+    table with ``clip_uid, subject_uid, dataset, label``). :meth:`fit_predict` is the callable given to
+    :func:`mer_utils.training.cross_validate`; it writes ``model.pt`` (the frame network, reused when the
+    fold is re-run), ``aggregations.csv`` (test predictions of every aggregation choice), ``svm.csv`` (the
+    chosen SVM parameters) and ``frame_features.npz`` (the test clips' frame features) in the fold folder.
+    """
+
+    def __init__(self, table, faces: np.ndarray, settings: She2020Settings, num_classes: int,
+                 seed: int = 0, device="auto", progress: bool = True):
+        from ..training import ClipDataset, check_table
+
+        self.table = check_table(table).reset_index(drop=True)
+        faces = np.asarray(faces)
+        if faces.ndim != 5 or len(faces) != len(self.table) or faces.dtype != np.uint8:
+            raise ValueError(f"faces: expected uint8 (N={len(self.table)}, T, h, w, C) from resize_faces(); "
+                             f"got {faces.dtype} {faces.shape}.")
+        self.faces, self.settings, self.num_classes = faces, settings, int(num_classes)
+        self.n_frames = faces.shape[1]
+        self.seed, self.device, self.progress = int(seed), device, progress
+        flat = faces.reshape(-1, *faces.shape[2:])
+        self.frames = ClipDataset(frame_table(self.table, self.n_frames),
+                                  lambda i: _to_tensor(flat[i: i + 1])[0],
+                                  class_names=[str(k) for k in range(self.num_classes)])
+
+    def build_model(self):
+        """A fresh :class:`~mer_utils.models.she2020.MultipleAggregationNetwork` for these settings."""
+        from ..models.she2020 import MultipleAggregationNetwork
+
+        s = self.settings
+        return MultipleAggregationNetwork(she_roi_boxes(s.scale), branches=s.branches, num_classes=self.num_classes,
+                                          in_channels=self.faces.shape[-1], width=s.width,
+                                          blocks_per_stage=s.blocks_per_stage, hidden=s.hidden, dropout=s.dropout)
+
+    def train_config(self):
+        from ..training import TrainConfig
+
+        s = self.settings
+        return TrainConfig(epochs=s.epochs, batch_size=s.batch_size, optimizer=s.optimizer, lr=s.lr,
+                           weight_decay=s.weight_decay)
+
+    def frame_features(self, model, clip_idx, batch_size: int = 256) -> np.ndarray:
+        """FC-64 activations ``(len(clip_idx), T, hidden)`` of every frame of the clips ``clip_idx`` (eq. 3)."""
+        import torch
+
+        from ..device import resolve_device
+
+        dev = next(model.parameters()).device if any(True for _ in model.parameters()) else resolve_device(self.device)
+        model.eval()
+        frames = self.faces[np.asarray(clip_idx, dtype=np.int64)].reshape(-1, *self.faces.shape[2:])
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(frames), batch_size):
+                out.append(model.frame_features(_to_tensor(frames[start: start + batch_size]).to(dev)).cpu().numpy())
+        feats = np.concatenate(out) if out else np.zeros((0, model.hidden), np.float32)
+        return feats.reshape(len(clip_idx), self.n_frames, -1)
+
+    def fit_predict(self, fold, train_idx, test_idx, fold_dir):
+        """One fold of Fig. 1 (see the class docstring); returns the runner's dict (pred, scores, history, tables)."""
+        import pandas as pd
+
+        from ..device import resolve_device
+        from ..preprocess.cache import atomic_save_npz
+        from ..training import fit_or_load, fold_seed
+
+        s, fold_dir = self.settings, Path(fold_dir)
+        seed = fold_seed(self.seed, fold.name)
+        dev = resolve_device(self.device) if isinstance(self.device, str) else self.device
+        train_idx, test_idx = np.asarray(train_idx), np.asarray(test_idx)
+        model = self.build_model()
+        res = fit_or_load(model, self.frames, frame_indices(train_idx, self.n_frames), self.train_config(),
+                          fold_dir / "model.pt", device=dev, seed=seed, progress=self.progress,
+                          desc=f"{fold.name}: frames")
+        model = res.model.to(dev)
+        f_train = self.frame_features(model, train_idx)
+        f_test = self.frame_features(model, test_idx)
+        y, groups = self.table["label"].to_numpy(), self.table["subject_uid"].to_numpy()
+        uids = self.table["clip_uid"].to_numpy()
+        grid = [dict(g) for g in s.svm_grid] if s.svm_grid is not None else None
+        rows, svm_rows, main = [], [], None
+        for name in s.aggregations:
+            z_train, z_test = aggregate_frame_features(f_train, name), aggregate_frame_features(f_test, name)
+            svm = fit_video_svm(z_train, y[train_idx], groups[train_idx], grid, s.inner_folds, seed,
+                                s.svm_scoring, s.class_weight)
+            pred = svm.predict(z_test)
+            rows.append(pd.DataFrame({"clip_uid": uids[test_idx], "aggregation": name, "width": z_test.shape[1],
+                                      "true": y[test_idx], "pred": pred}))
+            svm_rows.append({"aggregation": name, **{k.replace("svc__", ""): v for k, v in
+                                                     getattr(svm, "best_params_", {}).items()},
+                             "inner_score": getattr(svm, "best_score_", np.nan)})
+            if name == s.main_aggregation:
+                main = (pred, _svm_scores(svm, z_test, self.num_classes))
+        atomic_save_npz(fold_dir / "frame_features.npz", {"clip_uid": uids[test_idx].astype(str),
+                                                          "features": f_test.astype(np.float32)})
+        return {"pred": main[0], "scores": main[1], "history": res.history,
+                "tables": {"aggregations": pd.concat(rows, ignore_index=True), "svm": pd.DataFrame(svm_rows)}}
+
+
+def _svm_scores(svm, z, n_classes: int) -> np.ndarray:
+    """SVC one-vs-rest decision values mapped onto all classes (NaN for a class absent from training)."""
+    out = np.full((len(z), n_classes), np.nan)
+    classes = np.asarray(svm.classes_, dtype=int)
+    raw = svm.decision_function(z)
+    if raw.ndim == 1:
+        raw = np.stack([-raw, raw], axis=1)
+    out[:, classes] = raw
+    return out
+
+
+def run_multiple_aggregation(table, faces: np.ndarray, folds, settings: She2020Settings, *, notebook: str,
+                             dataset: str, protocol: str, method_name: str = "Multiple aggregation networks",
+                             class_names=None, seed: int = 0, device="auto", data_source: str | None = None,
+                             params: Mapping | None = None, progress: bool = True, max_folds: int | None = None):
+    """Cross-validate the whole pipeline with the shared runner (:func:`mer_utils.training.cross_validate`).
+
+    The settings, the input shape and ``params`` (e.g. the profile and the preprocessing parameters) go into
+    the run's parameters, so a changed setting starts a fresh result folder and a re-run resumes finished
+    folds. Returns the runner's ``CVResult`` (its predictions are those of ``settings.main_aggregation``).
+    """
+    from dataclasses import asdict
+
+    from ..training import CallableMethod, cross_validate
+
+    class_names = list(class_names) if class_names is not None else None
+    n_classes = len(class_names) if class_names is not None else int(table["label"].max()) + 1
+    pipe = MultipleAggregationPipeline(table, faces, settings, n_classes, seed=seed, device=device, progress=progress)
+    run_params = {"settings": asdict(settings), "input_shape": list(pipe.faces.shape[1:]), **dict(params or {})}
+    return cross_validate(CallableMethod(pipe.fit_predict, name=method_name), table, folds, notebook=notebook,
+                          dataset=dataset, protocol=protocol, method_name=method_name, params=run_params,
+                          class_names=class_names, seed=seed, device=device, data_source=data_source,
+                          progress=progress, max_folds=max_folds)
+
+
+def aggregation_results(run, num_classes: int):
+    """Pooled metrics (all folds' test clips together) of every aggregation choice of a run — Table IV.
+
+    ``run``: a ``CVResult`` of :func:`run_multiple_aggregation` (or its folder). Returns a DataFrame with
+    ``aggregation, width, war, uar, uf1, wf1, n`` in Table IV's row order.
+    """
+    import pandas as pd
+
+    from ..evaluation import compute_metrics
+    from ..training import load_fold_tables
+
+    tables = load_fold_tables(run, "aggregations")
+    if not tables:
+        raise FileNotFoundError("aggregation_results: no fold of this run has aggregations.csv; run "
+                                "run_multiple_aggregation() first.")
+    allp = pd.concat(tables.values(), ignore_index=True)
+    order = [a for a in aggregation_choices() if a in set(allp["aggregation"])]
+    rows = []
+    for name in order:
+        part = allp[allp["aggregation"] == name]
+        rows.append({"aggregation": name, "width": int(part["width"].iloc[0]),
+                     **compute_metrics(part["true"].to_numpy(), part["pred"].to_numpy(), num_classes)})
+    return pd.DataFrame(rows)
+
+
+def load_frame_features(run, table):
+    """Test-fold frame features of a run, one block per clip: returns ``(features (n, T, D), rows)`` where
+    ``rows`` are the matching rows of ``table`` (each clip's features come from the fold that held it out)."""
+    from ..preprocess.cache import load_npz
+
+    folder = run.run_dir if hasattr(run, "run_dir") else Path(run)
+    uids, feats = [], []
+    for f in sorted((folder / "folds").glob("*/frame_features.npz")):
+        loaded = load_npz(f)
+        if loaded is None:
+            raise FileNotFoundError(f"{f} could not be read; delete the fold folder to recompute it.")
+        arrays = loaded[0]
+        uids.extend(arrays["clip_uid"].tolist())
+        feats.append(arrays["features"])
+    if not feats:
+        raise FileNotFoundError(f"No frame_features.npz under {folder / 'folds'}; run run_multiple_aggregation() first.")
+    pos = table.reset_index(drop=True).reset_index().set_index("clip_uid").loc[uids, "index"].to_numpy()
+    return np.concatenate(feats), table.reset_index(drop=True).iloc[pos].reset_index(drop=True)

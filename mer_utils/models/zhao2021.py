@@ -2,9 +2,11 @@
 
 CropNet classifies a residual-sum image (ARS / RRS, §3.1) after the Cropped Gaussian Pyramid with
 Overlapping (CGPO, §3.2.2) has cut it into 10 sub-images: sub-image 0 is the 320x320 input down-sampled to
-160x160 and sub-images 1..9 are overlapping 160x160 crops of the full-resolution image. The CGPO step itself
-lives in :mod:`mer_utils.preprocess` (shared area); this module consumes its output, a tensor
-``(B, 10, 3, 160, 160)``.
+160x160 and sub-images 1..9 are a 3x3 grid of crops of the full-resolution image overlapping by the factor
+alpha = 0.3, each resized to 160x160 (the grid is documented in :mod:`mer_utils.preprocess.cgpo`). The CGPO step
+itself lives in :mod:`mer_utils.preprocess.cgpo`; :class:`CropNet` calls its torch version on a batch of whole
+320x320 images (so that the augmentation of §3.2.1 acts on the whole image first) or takes sub-images
+``(B, 10, 3, 160, 160)`` already cut.
 
 Per sub-image (§3.2.3–3.2.4, Fig. 3):
 
@@ -54,6 +56,7 @@ class BackboneInfo:
 
     name: str
     width_mult: float
+    depth_mult: float
     pretrained: bool
     weights: str  # where the weights came from: a file path, or "random initialisation"
     num_features: int
@@ -86,15 +89,16 @@ def _cached_timm_weights(name: str) -> str | None:
 
 
 def rexnet_feature_extractor(name: str = "rexnet_100", width_mult: float | None = None,
-                             pretrained: bool | str = "auto",
-                             weights_path: str | Path | None = None) -> tuple[nn.Module, BackboneInfo]:
+                             pretrained: bool | str = "auto", weights_path: str | Path | None = None,
+                             depth_mult: float | None = None) -> tuple[nn.Module, BackboneInfo]:
     """The ReXNet feature extractor of §3.2.3: timm's ReXNet without global pooling and classifier.
 
     Returns ``(module, info)``; the module maps ``(N, 3, H, W)`` to ``(N, info.num_features, H/32, W/32)``.
 
     - ``name``: a timm ReXNet (``rexnet_100`` is the paper's ReXNet-1.0x).
-    - ``width_mult``: build ``timm.models.rexnet.RexNet(width_mult=...)`` instead, a narrower network for CPU
-      runs (no ImageNet weights exist for arbitrary widths, so it is always randomly initialised).
+    - ``width_mult`` / ``depth_mult``: build ``timm.models.rexnet.RexNet(width_mult=..., depth_mult=...)``
+      instead, a narrower / shallower ReXNet for CPU runs (no ImageNet weights exist for these, so it is always
+      randomly initialised).
     - ``pretrained``: ``"auto"`` loads ImageNet weights when a local copy exists (``weights_path`` or the Hugging
       Face cache) and falls back to random initialisation; ``True`` requires them (raises otherwise);
       ``False`` never loads them. Nothing is ever downloaded.
@@ -104,13 +108,17 @@ def rexnet_feature_extractor(name: str = "rexnet_100", width_mult: float | None 
 
     if pretrained not in (True, False, "auto"):
         raise ValueError(f"pretrained should be True, False or 'auto', got {pretrained!r}.")
-    if width_mult is not None and float(width_mult) != 1.0:
+    w = 1.0 if width_mult is None else float(width_mult)
+    d = 1.0 if depth_mult is None else float(depth_mult)
+    if w <= 0 or d <= 0:
+        raise ValueError(f"width_mult and depth_mult should be > 0, got {width_mult}, {depth_mult}.")
+    if (w, d) != (1.0, 1.0):
         if pretrained is True or weights_path is not None:
-            raise ValueError(f"No ImageNet weights exist for ReXNet width_mult={width_mult}; use width_mult=None "
-                             "(the paper's rexnet_100) to load weights, or pretrained='auto'/False.")
-        model = RexNet(width_mult=float(width_mult), num_classes=0, global_pool="")
-        info = BackboneInfo(f"rexnet(width_mult={width_mult})", float(width_mult), False,
-                            "random initialisation", model.num_features)
+            raise ValueError(f"No ImageNet weights exist for ReXNet width_mult={w}, depth_mult={d}; leave both None "
+                             "(the paper's rexnet_100) to load weights, or use pretrained='auto'/False.")
+        model = RexNet(width_mult=w, depth_mult=d, num_classes=0, global_pool="")
+        info = BackboneInfo(f"rexnet(width_mult={w:g}, depth_mult={d:g})", w, d, False, "random initialisation",
+                            model.num_features)
         return model, info
     if not name.startswith("rexnet"):
         raise ValueError(f"CropNet uses a ReXNet feature extractor (§3.2.3); got backbone {name!r}. "
@@ -132,10 +140,10 @@ def rexnet_feature_extractor(name: str = "rexnet_100", width_mult: float | None 
     if path is not None:
         model = timm.create_model(name, pretrained=True, num_classes=0, global_pool="",
                                   pretrained_cfg_overlay={"file": str(path)})
-        info = BackboneInfo(name, 1.0, True, str(path), model.num_features)
+        info = BackboneInfo(name, 1.0, 1.0, True, str(path), model.num_features)
     else:
         model = timm.create_model(name, pretrained=False, num_classes=0, global_pool="")
-        info = BackboneInfo(name, 1.0, False, "random initialisation", model.num_features)
+        info = BackboneInfo(name, 1.0, 1.0, False, "random initialisation", model.num_features)
     return model, info
 
 
@@ -155,63 +163,84 @@ class SubImageHead(nn.Module):
         return self.fc(self.pool(self.act(self.bn(self.conv(x)))).flatten(1))
 
 
-def _check_images(x: torch.Tensor, ndim: int, what: str) -> None:
-    if not torch.is_tensor(x) or x.ndim != ndim or x.shape[-3] != 3:
+def _check_images(x: torch.Tensor, ndims: tuple, what: str) -> None:
+    if not torch.is_tensor(x) or x.ndim not in ndims or x.shape[-3] != 3:
         shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
-        raise ValueError(f"{what}: expected a float tensor of shape {'(B, K, 3, H, W)' if ndim == 5 else '(B, 3, H, W)'}"
-                         f", got {shape}. Normalise uint8 images with CropNet.normalize(...) first.")
+        expected = " or ".join({4: "(B, 3, H, W)", 5: "(B, K, 3, H, W)"}[n] for n in ndims)
+        raise ValueError(f"{what}: expected RGB images {expected}, got {shape}.")
+
+
+def _as_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images are ImageNet-normalised here; float images are taken as already normalised."""
+    return CropNet.normalize(x) if x.dtype == torch.uint8 else x
 
 
 class CropNet(nn.Module):
-    """CropNet (§3.2, Fig. 3): shared ReXNet extractor + head over CGPO sub-images, position embeddings (eq. 8),
-    concatenation and a linear classifier.
+    """CropNet (§3.2, Fig. 3): CGPO sub-images -> shared ReXNet extractor + head -> z_i, position embeddings
+    (eq. 8), concatenation and a linear classifier.
 
-    Input: ``(B, K, 3, h, w)`` float sub-images (``K = num_subimages``, 10 for CGPO; sub-image 0 = the
-    down-sampled whole image), ImageNet-normalised (see :meth:`normalize`). Output: logits ``(B, num_classes)``.
+    Input, either
 
-    ``features(x)`` returns the fused vector ``(B, K * feature_dim)`` before the classifier (for t-SNE).
+    - whole square images ``(B, 3, S, S)`` (320x320 in the paper): CGPO is applied here with
+      :func:`mer_utils.preprocess.cgpo.cgpo_tensor` (``grid`` x ``grid`` crops with overlap factor ``overlap``,
+      sub-images of ``S/2``), so augmentation can act on the whole image before the crops, as in the paper; or
+    - sub-images already cut ``(B, K, 3, h, w)``, ``K = 1 + grid**2`` (sub-image 0 = the down-sampled whole image).
+
+    uint8 inputs (0..255, RGB) are ImageNet-normalised by the model (:meth:`normalize`); float inputs are taken as
+    normalised already. Output: logits ``(B, num_classes)``. :meth:`features` gives the fused vector
+    ``(B, K * feature_dim)`` before the classifier (for t-SNE).
     """
 
-    def __init__(self, num_classes: int, num_subimages: int = NUM_SUBIMAGES, feature_dim: int = FEATURE_DIM,
-                 backbone: str = "rexnet_100", width_mult: float | None = None, pretrained: bool | str = "auto",
-                 weights_path: str | Path | None = None, head_channels: int = 320,
+    def __init__(self, num_classes: int, grid: int = 3, overlap: float = 0.3, feature_dim: int = FEATURE_DIM,
+                 backbone: str = "rexnet_100", width_mult: float | None = None, depth_mult: float | None = None,
+                 pretrained: bool | str = "auto", weights_path: str | Path | None = None, head_channels: int = 320,
                  pos_embed_variance: float = POS_EMBED_VARIANCE, dropout: float = 0.0):
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"num_classes should be >= 2, got {num_classes}.")
-        if num_subimages < 1:
-            raise ValueError(f"num_subimages should be >= 1 (10 with CGPO), got {num_subimages}.")
+        if grid < 1 or not 0 <= overlap < 1:
+            raise ValueError(f"CGPO needs grid >= 1 and 0 <= overlap < 1 (paper: 3 and 0.3), got {grid}, {overlap}.")
         if pos_embed_variance < 0:
             raise ValueError(f"pos_embed_variance should be >= 0, got {pos_embed_variance}.")
         self.num_classes = num_classes
-        self.num_subimages = num_subimages
+        self.grid, self.overlap = int(grid), float(overlap)
+        self.num_subimages = 1 + self.grid ** 2
         self.feature_dim = feature_dim
-        self.extractor, self.backbone_info = rexnet_feature_extractor(backbone, width_mult, pretrained, weights_path)
+        self.extractor, self.backbone_info = rexnet_feature_extractor(backbone, width_mult, pretrained, weights_path,
+                                                                      depth_mult)
         self.head = SubImageHead(self.backbone_info.num_features, head_channels, feature_dim)
         # eq. (8): p_1..p_9, one per cropped sub-image; sub-image 0 (the whole down-sampled face) has none.
-        self.pos_embed = nn.Parameter(torch.empty(max(num_subimages - 1, 0), feature_dim))
+        self.pos_embed = nn.Parameter(torch.empty(self.num_subimages - 1, feature_dim))
         self.pos_embed_std = math.sqrt(pos_embed_variance)
         nn.init.normal_(self.pos_embed, mean=0.0, std=self.pos_embed_std)
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(num_subimages * feature_dim, num_classes)
+        self.classifier = nn.Linear(self.num_subimages * feature_dim, num_classes)
 
     @staticmethod
     def normalize(images: torch.Tensor) -> torch.Tensor:
         """uint8 (or 0..255 float) RGB images ``(..., 3, H, W)`` -> ImageNet-normalised float tensor."""
-        if images.shape[-3] != 3:
+        if images.ndim < 3 or images.shape[-3] != 3:
             raise ValueError(f"normalize: expected RGB images with channels at dim -3, got shape {tuple(images.shape)}.")
         x = images.float() / 255.0
         mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(3, 1, 1)
         std = torch.tensor(IMAGENET_STD, device=x.device).view(3, 1, 1)
         return (x - mean) / std
 
+    def subimages(self, x: torch.Tensor) -> torch.Tensor:
+        """The CGPO sub-images ``(B, K, 3, h, w)`` of whole images ``(B, 3, S, S)`` (normalised float)."""
+        from mer_utils.preprocess.cgpo import cgpo_tensor
+
+        _check_images(x, (4,), "CropNet.subimages")
+        return cgpo_tensor(_as_float(x), grid=self.grid, overlap=self.overlap)
+
     def subimage_features(self, x: torch.Tensor) -> torch.Tensor:
         """z_0..z_{K-1} with position embeddings added to z_1..z_{K-1}: ``(B, K, feature_dim)`` (eq. 8)."""
-        _check_images(x, 5, "CropNet")
+        _check_images(x, (4, 5), "CropNet")
+        x = self.subimages(x) if x.ndim == 4 else _as_float(x)
         b, k = x.shape[:2]
         if k != self.num_subimages:
-            raise ValueError(f"CropNet was built for {self.num_subimages} sub-images per sample, got {k} "
-                             f"(input shape {tuple(x.shape)}); CGPO gives 10.")
+            raise ValueError(f"CropNet was built for {self.num_subimages} sub-images per sample (grid {self.grid}), "
+                             f"got {k} (input shape {tuple(x.shape)}); CGPO gives 1 + grid**2.")
         z = self.head(self.extractor(x.flatten(0, 1))).view(b, k, self.feature_dim)
         if k > 1:
             z = torch.cat([z[:, :1], z[:, 1:] + self.pos_embed], dim=1)
@@ -229,18 +258,20 @@ class CropNetWithoutCGPO(nn.Module):
     """The "CropNet without CGPO" ablation of Table 4: the whole image goes once through the same extractor and
     head (to z in R^24, no position embedding) and the classifier.
 
-    Input: ``(B, 3, H, W)`` ImageNet-normalised images (320x320 in the paper). Output: logits ``(B, num_classes)``.
+    Input: ``(B, 3, H, W)`` images (320x320 in the paper), uint8 (normalised here) or ImageNet-normalised float.
+    Output: logits ``(B, num_classes)``.
     """
 
     def __init__(self, num_classes: int, feature_dim: int = FEATURE_DIM, backbone: str = "rexnet_100",
-                 width_mult: float | None = None, pretrained: bool | str = "auto",
+                 width_mult: float | None = None, depth_mult: float | None = None, pretrained: bool | str = "auto",
                  weights_path: str | Path | None = None, head_channels: int = 320, dropout: float = 0.0):
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"num_classes should be >= 2, got {num_classes}.")
         self.num_classes = num_classes
         self.feature_dim = feature_dim
-        self.extractor, self.backbone_info = rexnet_feature_extractor(backbone, width_mult, pretrained, weights_path)
+        self.extractor, self.backbone_info = rexnet_feature_extractor(backbone, width_mult, pretrained, weights_path,
+                                                                      depth_mult)
         self.head = SubImageHead(self.backbone_info.num_features, head_channels, feature_dim)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(feature_dim, num_classes)
@@ -251,8 +282,8 @@ class CropNetWithoutCGPO(nn.Module):
         """z for the whole image ``(B, feature_dim)``."""
         if torch.is_tensor(x) and x.ndim == 5 and x.shape[1] == 1:
             x = x[:, 0]
-        _check_images(x, 4, "CropNetWithoutCGPO")
-        return self.head(self.extractor(x))
+        _check_images(x, (4,), "CropNetWithoutCGPO")
+        return self.head(self.extractor(_as_float(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(self.features(x)))
@@ -264,11 +295,11 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 
 def build_cropnet(num_classes: int, cgpo: bool = True, **kwargs) -> nn.Module:
-    """CropNet (``cgpo=True``, input ``(B, 10, 3, 160, 160)``) or its "without CGPO" ablation (Table 4, input
-    ``(B, 3, 320, 320)``); ``kwargs`` go to the class (``width_mult``, ``pretrained``, ``head_channels``...)."""
+    """CropNet (``cgpo=True``) or its "without CGPO" ablation (Table 4); both take ``(B, 3, 320, 320)`` images;
+    ``kwargs`` go to the class (``width_mult``, ``depth_mult``, ``pretrained``, ``head_channels``...)."""
     if cgpo:
         return CropNet(num_classes, **kwargs)
-    dropped = {"num_subimages", "pos_embed_variance"} & set(kwargs)
+    dropped = {"grid", "overlap", "pos_embed_variance"} & set(kwargs)
     if dropped:
         raise ValueError(f"CropNet without CGPO has no {sorted(dropped)}; remove them or use cgpo=True.")
     return CropNetWithoutCGPO(num_classes, **kwargs)

@@ -1,0 +1,176 @@
+"""Benchmark of the shared preprocessing: frames per second of each step and clips per second of each recipe.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/preprocess.py --size quick                 # quick synthetic CASME II layout
+    .venv/bin/python benchmarks/preprocess.py --size paper --workers 2     # 255 clips, every recipe
+    .venv/bin/python benchmarks/preprocess.py --size paper --recipes she2020,zhao2021 --steps none
+
+Steps are timed on frames of the chosen set (one clip's onset..offset frames); recipes run ``prepare`` into a
+fresh temporary cache (cold: every clip computed), then once more (warm: every clip read from the cache). The
+paper-size run uses the recipes' paper settings (``--profile full``); ``--profile quick`` uses the notebooks'
+quick settings. Results are printed and written as JSON (``--out``, default
+``runs/benchmarks/preprocess-<size>.json``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mer_utils.paths import repo_path  # noqa: E402
+
+ALL_RECIPES = ("she2020", "peng2018", "reddy2019", "zhao2021", "wei2022")
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _rate(fn, frames: int, repeat: int = 3) -> tuple[float, float]:
+    """(seconds per call, frames per second), best of ``repeat``."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, frames / best if best > 0 else float("nan")
+
+
+def bench_steps(row) -> list[dict]:
+    """Per-step throughput on the onset..offset frames of one clip (single core)."""
+    import cv2
+
+    from mer_utils.preprocess import faces, flow, magnify, residual, temporal
+    from mer_utils.preprocess.align import alignment_transform, warp_frames
+    from mer_utils.preprocess.cgpo import cgpo
+    from mer_utils.preprocess.clips import clip_segment, read_positions, reduce_factor
+
+    cv2.setNumThreads(1)
+    seg = clip_segment(row)
+    n = len(seg)
+    frames = read_positions(seg, range(n), color=True)
+    grey = read_positions(seg, [seg.onset], color=False)[0]
+    face = faces.detect_landmarks(grey) or faces.whole_frame_landmarks(grey.shape)
+    h, w = frames.shape[1:3]
+    out = []
+
+    def add(step, fn, n_frames, note=""):
+        sec, fps = _rate(fn, n_frames)
+        out.append({"step": step, "frames": n_frames, "seconds": sec, "frames_per_s": fps, "note": note})
+
+    add("decode (full size, colour)", lambda: read_positions(seg, range(n), color=True), n, f"{w}x{h} JPEG")
+    m64 = alignment_transform(face.landmarks, 64, "landmarks")
+    r = reduce_factor(float(np.linalg.svd(m64[:, :2], compute_uv=False).max()), str(seg.paths[0]))
+    add(f"decode (JPEG 1/{r}, grey, for 64 px faces)", lambda: read_positions(seg, range(n), color=False, reduce=r), n)
+    add("detect face: haar", lambda: faces.detect_faces(grey, "haar"), 1)
+    add("detect face: hog", lambda: faces.detect_faces(grey, "hog"), 1)
+    add("68 landmarks (dlib)", lambda: faces.predict_landmarks(grey, face.box), 1)
+    m224 = alignment_transform(face.landmarks, 224, "eyes")
+    add("align + crop 224 colour", lambda: warp_frames(frames, m224, 224), n)
+    aligned = warp_frames(frames, alignment_transform(face.landmarks, (120, 140), "landmarks"), (120, 140))
+    add("TIM 120x140x3 -> 64 frames", lambda: temporal.temporal_interpolate(aligned, 64, dtype=np.uint8), 64)
+    g128 = [cv2.resize(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY), (128, 128)) for a in aligned[:2]]
+    add("flow farneback 128x128", lambda: flow.optical_flow(g128[0], g128[1], "farneback"), 1)
+    add("flow tvl1 128x128", lambda: flow.optical_flow(g128[0], g128[1], "tvl1"), 1)
+    f320 = warp_frames(frames[:6], alignment_transform(face.landmarks, 320, "landmarks"), 320)
+    add("ARS + RRS 320x320 (5 key frames)", lambda: (residual.absolute_residual_sum(f320[0], f320[1:]),
+                                                      residual.relative_residual_sum(f320[0], f320[1:])), 5)
+    add("CGPO 320 -> 10 x 160", lambda: cgpo(f320[0]), 1)
+    f224 = warp_frames(frames[:2], m224, 224)
+    add("magnify pair 224 (9 factors)", lambda: magnify.magnify_pair(f224[0], f224[1], range(1, 10)), 9)
+    return out
+
+
+def bench_recipes(table, recipes, workers, profile) -> list[dict]:
+    from mer_utils.preprocess import prepare
+    from mer_utils.preprocess.cache import cache_size
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="mer-bench-cache-") as tmp:
+        os.environ["MER_CACHE_ROOT"] = tmp
+        for name in recipes:
+            t0 = time.perf_counter()
+            cold = prepare(name, table, workers=workers, profile=profile, progress=True)
+            t_cold = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            warm = prepare(name, table, workers=workers, profile=profile, progress=False)
+            t_warm = time.perf_counter() - t0
+            shapes = {k: list(v.shape[1:]) for k, v in cold.arrays.items()}
+            rows.append({"recipe": name, "clips": len(table), "workers": cold.report.workers,
+                         "cold_seconds": t_cold, "cold_clips_per_s": len(table) / t_cold,
+                         "warm_seconds": t_warm, "warm_clips_per_s": len(table) / t_warm,
+                         "cache_mb": cache_size(name) / 2**20, "faces_detected": cold.report.faces_detected,
+                         "fallbacks": len(cold.report.fallbacks), "failed": cold.report.n_failed,
+                         "shapes": shapes, "steps": cold.report.step_table().to_dict("records")})
+            print(cold.report)
+            print(f"  cold {t_cold:.1f} s ({len(table) / t_cold:.2f} clips/s), warm {t_warm:.2f} s, "
+                  f"cache {rows[-1]['cache_mb']:.0f} MB\n", flush=True)
+        os.environ.pop("MER_CACHE_ROOT", None)
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", choices=("quick", "paper"), default="quick", help="synthetic set size")
+    ap.add_argument("--dataset", default="casme2", help="dataset layout to load (default casme2)")
+    ap.add_argument("--recipes", default=",".join(ALL_RECIPES), help="comma-separated recipes, or 'none'")
+    ap.add_argument("--steps", choices=("all", "none"), default="all", help="time the individual steps")
+    ap.add_argument("--workers", type=int, default=None, help="processes (default: the cores)")
+    ap.add_argument("--profile", choices=("ci", "quick", "full"), default=None,
+                    help="recipe settings (default: full for --size paper, quick for --size quick)")
+    ap.add_argument("--limit", type=int, default=None, help="use only the first N clips")
+    ap.add_argument("--out", default=None, help="JSON output file")
+    args = ap.parse_args(argv)
+
+    from mer_utils.data import load_dataset
+
+    recipes = [] if args.recipes == "none" else [r.strip() for r in args.recipes.split(",") if r.strip()]
+    unknown = sorted(set(recipes) - set(ALL_RECIPES))
+    if unknown:
+        ap.error(f"unknown recipe(s) {unknown}; expected some of {ALL_RECIPES}")
+    profile = args.profile or ("full" if args.size == "paper" else "quick")
+    t0 = time.perf_counter()
+    table = load_dataset(args.dataset, synthetic_size=args.size, require_licensed=False)
+    if args.limit:
+        table = table.iloc[: args.limit]
+    print(f"{args.dataset} ({args.size}): {len(table)} clips, {table.attrs.get('source', '?')} data, loaded in "
+          f"{time.perf_counter() - t0:.1f} s; {cores()} core(s) available; recipe settings: {profile}\n", flush=True)
+    result = {"size": args.size, "dataset": args.dataset, "clips": len(table), "cores": cores(),
+              "workers": args.workers, "profile": profile, "machine": platform.platform(),
+              "python": platform.python_version()}
+    if args.steps == "all":
+        steps = bench_steps(table.iloc[0])
+        result["steps"] = steps
+        print(f"{'step':45s} {'s/call':>9s} {'frames/s':>10s}")
+        for s in steps:
+            print(f"{s['step']:45s} {s['seconds']:9.4f} {s['frames_per_s']:10.1f}  {s['note']}")
+        print(flush=True)
+    if recipes:
+        rows = bench_recipes(table, recipes, args.workers, profile)
+        result["recipes"] = rows
+        print(f"{'recipe':10s} {'clips':>6s} {'workers':>7s} {'cold s':>8s} {'clips/s':>8s} {'warm s':>7s} {'MB':>7s}")
+        for r in rows:
+            print(f"{r['recipe']:10s} {r['clips']:6d} {r['workers']:7d} {r['cold_seconds']:8.1f} "
+                  f"{r['cold_clips_per_s']:8.2f} {r['warm_seconds']:7.2f} {r['cache_mb']:7.0f}")
+        total = sum(r["cold_seconds"] for r in rows)
+        result["total_cold_seconds"] = total
+        print(f"\nall recipes, cold: {total:.0f} s ({total / 60:.1f} min) for {len(table)} clips")
+    out = Path(args.out) if args.out else repo_path("runs", "benchmarks", f"preprocess-{args.size}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=float))
+    print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,167 @@
+"""Generate the synthetic sets, and make sure a complete set exists (safely, from several processes at once).
+
+:func:`generate` writes every layout under a root; :func:`ensure_synthetic` generates only when the set is
+missing or was made by another generator version / size / seed, under a file lock, into a temporary folder
+that is renamed into place at the end — so a crash never leaves a half-written set that looks complete, and
+two pytest-xdist workers never write the same folder. A folder it did not create (no completion marker) is
+never deleted or overwritten.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from ...paths import DATASET_FOLDERS, synthetic_root
+from . import layouts as L
+from .plan import LAYOUTS, size_table
+
+#: Completion marker written last into a generated root.
+MARKER = "_synthetic.json"
+_TMP_PREFIX = ".tmp-synthetic-"
+
+
+def _marker_payload(size: str, seed: int, datasets) -> dict:
+    return {"generator": "mer_utils.data.synthetic", "version": L.GENERATOR_VERSION, "size": size,
+            "seed": int(seed), "datasets": sorted(datasets)}
+
+
+def read_marker(root: str | os.PathLike) -> dict | None:
+    """The completion marker of a generated root, or ``None`` when there is none (or it is unreadable)."""
+    path = Path(root) / MARKER
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _check_datasets(datasets) -> list:
+    if datasets is None:
+        return list(LAYOUTS)
+    if isinstance(datasets, str):
+        datasets = [datasets]
+    unknown = [d for d in datasets if d not in LAYOUTS]
+    if unknown:
+        raise ValueError(f"Unknown synthetic dataset(s) {unknown}: expected names from {list(LAYOUTS)} "
+                         "(the keys of mer_utils.paths.DATASET_FOLDERS).")
+    return [d for d in LAYOUTS if d in datasets]
+
+
+def _is_foreign(root: Path) -> bool:
+    """True when ``root`` exists, is not empty and has no completion marker of ours."""
+    if not root.exists():
+        return False
+    if not root.is_dir():
+        return True
+    return any(root.iterdir()) and read_marker(root) is None
+
+
+def generate(size: str = "quick", root: str | os.PathLike | None = None, seed: int = 0, datasets=None,
+             progress: bool = True, photo_folder: str | None = None) -> Path:
+    """Write the synthetic sets of ``size`` under ``root`` (default ``mer_utils.paths.synthetic_root(size)``).
+
+    ``datasets``: a subset of ``("casme2", "samm", "smic", "casme", "casme_sq", "megc2019", "fer2013",
+    "ckplus")`` (default all). ``photo_folder``: extra frontal portraits to use as source faces (also
+    ``$MER_SYNTHETIC_PHOTOS``). The same ``size`` and ``seed`` give identical frames.
+
+    ``root`` must be missing, empty, or a set this generator made (its layout folders are replaced); a folder
+    holding anything else raises an error instead of being overwritten. The completion marker
+    ``_synthetic.json`` (generator version, size, seed, layouts, counts, seconds) is written last.
+    Returns ``root``.
+    """
+    size_table(size)
+    datasets = _check_datasets(datasets)
+    root = Path(root) if root is not None else synthetic_root(size)
+    if _is_foreign(root):
+        raise FileExistsError(f"{root} exists and was not written by the synthetic-data generator (no {MARKER}); "
+                              "refusing to write into it. Choose another root, or move that folder away.")
+    old = read_marker(root) if root.exists() else None
+    root.mkdir(parents=True, exist_ok=True)
+    if old is not None:
+        (root / MARKER).unlink()
+    for d in datasets:  # replace our own layout folders
+        folder = root / DATASET_FOLDERS[d]
+        if folder.exists():
+            shutil.rmtree(folder)
+    start = time.perf_counter()
+    ctx = L.Context(root, size, seed, progress=progress, photo_folder=photo_folder)
+    counts = {}
+    for d in datasets:
+        t0 = time.perf_counter()
+        result = L.WRITERS[d](ctx)
+        n = len(result) if hasattr(result, "__len__") else int(result)
+        if isinstance(result, dict):
+            n = {k: len(v) for k, v in result.items()}
+        counts[d] = {"items": n, "seconds": round(time.perf_counter() - t0, 2)}
+    payload = _marker_payload(size, seed, datasets)
+    if old is not None and old.get("size") == size and old.get("seed") == seed and old.get("version") == L.GENERATOR_VERSION:
+        payload["datasets"] = sorted(set(payload["datasets"]) | set(old.get("datasets", [])))
+    payload.update(counts=counts, frames=int(ctx.stats["frames"]), seconds=round(time.perf_counter() - start, 2),
+                   identities_redrawn=int(ctx.stats["identities_redrawn"]),
+                   created=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    (root / "README_SYNTHETIC.txt").write_text(
+        "Synthetic micro-expression data written by mer_utils.data.synthetic (not real people's data).\n"
+        "Each folder mimics a licensed dataset's layout (REFERENCE.md section 1); ground truth is in\n"
+        "<folder>/_synthetic_gt/. Regenerate with: python -m mer_utils.data.synthetic --size " + size + "\n")
+    tmp = root / (MARKER + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    os.replace(tmp, root / MARKER)
+    return root
+
+
+def _matches(marker: dict | None, size: str, seed: int) -> bool:
+    if not marker:
+        return False
+    want = _marker_payload(size, seed, LAYOUTS)
+    return all(marker.get(k) == want[k] for k in ("generator", "version", "size", "seed")) and \
+        set(want["datasets"]) <= set(marker.get("datasets", []))
+
+
+@contextmanager
+def _lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure_synthetic(size: str = "quick", root: str | os.PathLike | None = None, seed: int = 0,
+                     progress: bool = True) -> Path:
+    """The root of a complete synthetic set of ``size`` / ``seed``: generated only when missing or stale.
+
+    Safe when several processes call it at once (an ``fcntl`` lock file next to ``root``); generation goes into
+    a temporary sibling folder that is renamed to ``root`` when complete, so an interrupted run never leaves a
+    set that looks complete. A stale set (another generator version, size or seed) is replaced only when its
+    completion marker shows this generator wrote it; a folder without the marker raises ``FileExistsError``.
+    """
+    size_table(size)
+    root = Path(root) if root is not None else synthetic_root(size)
+    if _matches(read_marker(root), size, seed):
+        return root
+    lock = root.parent / f".{root.name}.lock"
+    with _lock(lock):
+        if _matches(read_marker(root), size, seed):  # another process finished meanwhile
+            return root
+        if _is_foreign(root):
+            raise FileExistsError(f"{root} exists but holds no complete synthetic set written by this generator "
+                                  f"(no {MARKER}); refusing to delete or overwrite it. Move it away, or pass "
+                                  "another root.")
+        for stale in root.parent.glob(f"{_TMP_PREFIX}{root.name}-*"):  # leftovers of crashed runs (ours)
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = root.parent / f"{_TMP_PREFIX}{root.name}-{os.getpid()}"
+        generate(size=size, root=tmp, seed=seed, progress=progress)
+        if root.exists():  # our own stale set (checked above): replace it
+            trash = root.parent / f"{_TMP_PREFIX}{root.name}-old-{os.getpid()}"
+            os.replace(root, trash)
+            os.replace(tmp, root)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, root)
+    return root

@@ -1,0 +1,216 @@
+"""Rendering a synthetic clip: AU intensities over time -> dense face warps -> frames with nuisances.
+
+One expression **event** has AU tokens with apex intensities (largest landmark displacement in IOD, see
+:mod:`mer_utils.data.synthetic.aus`) and onset / apex / offset times. Its intensity follows a smooth
+raised-cosine profile, 0 before the onset, 1 at the apex (optionally held), 0 again at the offset.
+Each frame's displacement field is the intensity-weighted sum of the subject's per-AU dense fields (so the
+warp is linear in the intensities), plus label-independent nuisances: small head motion (a slow rigid drift
+and tremor), blinks (AU45), illumination flicker, sensor noise, and JPEG compression when written.
+
+Micro-expressions have apex intensities of a few percent of the inter-ocular distance (Yan et al. 2014,
+CASME II: "subtle"); macro-expressions several times larger.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+
+from .faces import Subject, backward_maps
+
+
+@dataclass
+class Event:
+    """An expression: AU ``tokens`` with apex ``intensities`` (IOD), times in seconds from the clip start."""
+
+    tokens: list
+    intensities: list
+    onset: float
+    apex: float
+    offset: float
+    hold: float = 0.0
+
+    def profile(self, t: np.ndarray) -> np.ndarray:
+        """Intensity in [0, 1] at times ``t`` (s): raised cosine onset -> apex, hold, raised cosine -> offset."""
+        t = np.asarray(t, dtype=np.float64)
+        e = np.zeros_like(t)
+        rise = max(self.apex - self.onset, 1e-6)
+        apex_end = self.apex + self.hold
+        fall = max(self.offset - apex_end, 1e-6)
+        up = (t >= self.onset) & (t < self.apex)
+        e[up] = 0.5 * (1 - np.cos(np.pi * (t[up] - self.onset) / rise))
+        e[(t >= self.apex) & (t <= apex_end)] = 1.0
+        down = (t > apex_end) & (t < self.offset)
+        e[down] = 0.5 * (1 + np.cos(np.pi * (t[down] - apex_end) / fall))
+        return e
+
+
+@dataclass
+class Nuisance:
+    """Label-independent nuisances of one clip (all amplitudes small)."""
+
+    head_amp: float            # head drift amplitude, in IOD
+    head_freq: list            # two drift frequencies (Hz)
+    head_phase: list
+    roll_amp_deg: float
+    tremor_amp: float          # fast tremor amplitude, in IOD
+    blinks: list               # [(start_s, duration_s), ...]
+    flicker_amp: float         # relative illumination change
+    flicker_freq: float        # Hz
+    flicker_phase: float
+    noise_sigma: float         # grey levels
+    jpeg_quality: int
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+
+def draw_nuisance(rng: np.random.Generator, length_s: float, blink_rate: float = 0.35) -> Nuisance:
+    """Random nuisances for a clip of ``length_s`` seconds (independent of the label)."""
+    n_blinks = rng.poisson(blink_rate * max(length_s, 0.3))
+    blinks = []
+    for _ in range(int(n_blinks)):
+        dur = float(rng.uniform(0.1, 0.2))
+        blinks.append((float(rng.uniform(-0.1, max(length_s - 0.05, 0.0))), dur))
+    return Nuisance(head_amp=float(rng.uniform(0.0, 0.03)), head_freq=[float(rng.uniform(0.1, 0.6)),
+                    float(rng.uniform(0.6, 2.0))], head_phase=[float(v) for v in rng.uniform(0, 2 * np.pi, 2)],
+                    roll_amp_deg=float(rng.uniform(0.0, 0.6)), tremor_amp=float(rng.uniform(0.0, 0.004)),
+                    blinks=blinks, flicker_amp=float(rng.uniform(0.0, 0.02)),
+                    flicker_freq=float(rng.uniform(0.5, 9.0)), flicker_phase=float(rng.uniform(0, 2 * np.pi)),
+                    noise_sigma=float(rng.uniform(0.8, 2.5)), jpeg_quality=int(rng.integers(82, 96)))
+
+
+def blink_profile(t: np.ndarray, blinks) -> np.ndarray:
+    """Eye-closure in [0, 1] at times ``t`` (a raised-cosine bump per blink)."""
+    t = np.asarray(t, dtype=np.float64)
+    b = np.zeros_like(t)
+    for start, dur in blinks:
+        u = (t - start) / dur
+        inside = (u > 0) & (u < 1)
+        b[inside] = np.maximum(b[inside], 0.5 * (1 - np.cos(2 * np.pi * u[inside])))
+    return b
+
+
+@dataclass
+class Track:
+    """Per-frame ground truth of a rendered clip (arrays over the frames)."""
+
+    times: np.ndarray
+    expression: np.ndarray       # event profile(s) summed, in [0, 1]
+    blink: np.ndarray
+    head: np.ndarray             # (T, 3): dx, dy (pixels), roll (degrees)
+    landmarks: np.ndarray = field(default=None)  # (T, 68, 2)
+
+
+class ClipRenderer:
+    """Renders the frames of one clip of ``subject`` with ``events`` and ``nuisance`` at ``fps``.
+
+    >>> # frames = list(ClipRenderer(subject, [event], nuisance, fps=200, n_frames=60, seed=0).frames())
+    """
+
+    def __init__(self, subject: Subject, events: list[Event], nuisance: Nuisance, fps: float, n_frames: int,
+                 seed: int, t0: float = 0.0):
+        self.subject, self.events, self.nuisance = subject, list(events), nuisance
+        self.fps, self.n_frames, self.seed = float(fps), int(n_frames), int(seed)
+        self.times = t0 + np.arange(self.n_frames) / self.fps
+        tokens = [t for ev in self.events for t in ev.tokens]
+        self.fields = subject.fields(list(dict.fromkeys(tokens + ["45"])))
+        # Per-token intensity tracks (T, K)
+        self.token_names = list(dict.fromkeys(tokens))
+        self.intensity = np.zeros((self.n_frames, len(self.token_names)))
+        self.expression = np.zeros(self.n_frames)
+        for ev in self.events:
+            prof = ev.profile(self.times)
+            self.expression = np.maximum(self.expression, prof)
+            for tok, amp in zip(ev.tokens, ev.intensities):
+                self.intensity[:, self.token_names.index(tok)] += amp * prof
+        self.blink = blink_profile(self.times, nuisance.blinks)
+        nz = nuisance
+        iod = subject.iod
+        drift = np.stack([np.sin(2 * np.pi * nz.head_freq[0] * self.times + nz.head_phase[0]),
+                          np.sin(2 * np.pi * nz.head_freq[1] * self.times + nz.head_phase[1])], axis=1)
+        rng = np.random.default_rng(self.seed)
+        tremor = rng.normal(0, 1, size=(self.n_frames, 2))
+        tremor = cv2.GaussianBlur(tremor.astype(np.float32), (1, 5), 0) if self.n_frames >= 5 else tremor
+        self.head = np.zeros((self.n_frames, 3))
+        self.head[:, :2] = iod * (nz.head_amp * drift + nz.tremor_amp * np.asarray(tremor))
+        self.head[:, 2] = nz.roll_amp_deg * np.sin(2 * np.pi * nz.head_freq[0] * 0.7 * self.times + nz.head_phase[1])
+        self.flicker = 1.0 + nz.flicker_amp * np.sin(2 * np.pi * nz.flicker_freq * self.times + nz.flicker_phase)
+        self._rng = rng
+        self._centre = subject.landmarks[27:36].mean(axis=0)
+
+    # ---------------------------------------------------------------------------------------------- geometry
+    def landmarks(self, i: int) -> np.ndarray:
+        """The (68, 2) landmarks of frame ``i`` (ground truth of the warp)."""
+        s = self.subject
+        d = np.zeros((68, 2))
+        for k, tok in enumerate(self.token_names):
+            if self.intensity[i, k]:
+                d += self.intensity[i, k] * s.token_displacement(tok)[:68]
+        if self.blink[i]:
+            d += self.blink[i] * s.token_displacement("45")[:68]
+        p = s.landmarks + d
+        return self._head_apply(p, i)
+
+    def _head_apply(self, p: np.ndarray, i: int) -> np.ndarray:
+        dx, dy, roll = self.head[i]
+        th = np.deg2rad(roll)
+        c = self._centre
+        rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+        return (p - c) @ rot.T + c + np.array([dx, dy])
+
+    def displacement(self, i: int) -> np.ndarray:
+        """The dense (H, W, 2) displacement field of frame ``i`` (expression + blink + head motion)."""
+        s = self.subject
+        gx, gy = s.grid()
+        total = np.zeros(gx.shape + (2,), dtype=np.float32)
+        for k, tok in enumerate(self.token_names):
+            a = self.intensity[i, k]
+            if a:
+                total += np.float32(a) * self.fields[tok]
+        if self.blink[i]:
+            total += np.float32(self.blink[i]) * self.fields["45"]
+        dx, dy, roll = self.head[i]
+        if dx or dy or roll:
+            th = np.deg2rad(roll)
+            c = self._centre
+            xc, yc = gx - np.float32(c[0]), gy - np.float32(c[1])
+            # displacement of a rigid motion applied after the expression warp (first order in roll)
+            total[..., 0] += np.float32(np.cos(th) - 1) * xc - np.float32(np.sin(th)) * yc + np.float32(dx)
+            total[..., 1] += np.float32(np.sin(th)) * xc + np.float32(np.cos(th) - 1) * yc + np.float32(dy)
+        return total
+
+    # ---------------------------------------------------------------------------------------------- frames
+    def frame(self, i: int, noise: np.ndarray | None = None) -> np.ndarray:
+        """Frame ``i`` as uint8 RGB (H, W, 3), or grey (H, W) for a grey subject."""
+        s = self.subject
+        gx, gy = s.grid()
+        mx, my = backward_maps(self.displacement(i), gx, gy, iterations=2)
+        head = cv2.remap(s.head, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        alpha = cv2.remap(s.alpha, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if s.grey:
+            bg = s.background[..., 0]
+            img = bg + alpha * (head[..., 0].astype(np.float32) - bg)
+        else:
+            img = s.background + alpha[..., None] * (head.astype(np.float32) - s.background)
+        img *= np.float32(self.flicker[i])
+        if noise is not None:
+            img += noise
+        return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+    def frames(self):
+        """Yield ``(i, frame)`` for every frame, with sensor noise (seeded, a rolled noise bank per clip)."""
+        s = self.subject
+        w, h = s.size
+        shape = (h, w) if s.grey else (h, w, 3)
+        bank = self._rng.standard_normal((4,) + shape, dtype=np.float32) * np.float32(self.nuisance.noise_sigma)
+        shifts = self._rng.integers(0, max(h, w), size=(self.n_frames, 2))
+        for i in range(self.n_frames):
+            noise = np.roll(bank[i % 4], tuple(int(v) for v in shifts[i]), axis=(0, 1))
+            yield i, self.frame(i, noise)
+
+    def track(self, with_landmarks: bool = False) -> Track:
+        """Per-frame ground truth (expression profile, blink, head motion, optionally landmarks)."""
+        lms = np.stack([self.landmarks(i) for i in range(self.n_frames)]) if with_landmarks else None
+        return Track(self.times, self.expression, self.blink, self.head, lms)

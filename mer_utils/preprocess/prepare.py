@@ -1,0 +1,426 @@
+"""Run a recipe over a clip table: faces once per clip, outputs cached on disk, a process pool, a report.
+
+::
+
+    prep = prepare("she2020", table)          # Prepared(table, arrays, report)
+    prep.arrays["face"].shape                 # (N, 64, 140, 120, 3), rows in the table's order
+    print(prep.report)                        # cache hits, faces found / fallen back, failures, timings
+
+Stages: (1) landmarks of every clip (cached per clip and detector; one detection on the onset frame);
+(2) clips without a face take the landmarks of the previous clip of the same subject in the table (same frame
+size), else a whole-frame template — counted and reported; (3) the recipe's per-clip outputs, cached under the
+recipe's parameter key; (4) outputs stacked over the clips (memory-mapped from the cache when large). One bad clip
+(unreadable frames) does not stop the run: its arrays are zeros, ``prep_ok`` is False and the error is reported.
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .cache import PREPROCESS_VERSION, atomic_save_npz, atomic_write_json, canonical, clip_path, digest, \
+    frames_fingerprint, load_npz, preprocess_root, read_json
+from .clips import clip_segment, read_positions
+from .faces import detect_landmarks, whole_frame_landmarks
+from .recipes import StepTimer, get_recipe
+
+#: Version of the face stage (detection + landmarks); part of the landmark cache key.
+FACE_VERSION = "1"
+#: Stacks larger than this many bytes are memory-mapped from the cache instead of held in memory.
+MEMMAP_BYTES = 1 << 30
+
+_ROW_KEYS = ("clip_uid", "clip", "dataset", "subject", "subject_uid", "frame_numbers", "frame_paths", "onset",
+             "apex", "offset", "apex_estimated")
+
+
+# --------------------------------------------------------------------------------------------- report
+@dataclass
+class PrepareReport:
+    """What :func:`prepare` did: cache use, faces, failures and time per step."""
+
+    recipe: str
+    params_key: str
+    n_clips: int = 0
+    cached: int = 0
+    computed: int = 0
+    workers: int = 1
+    faces_detected: int = 0
+    faces_previous: int = 0
+    faces_whole_frame: int = 0
+    fallbacks: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)
+    frames: dict = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.failed)
+
+    def step_table(self) -> pd.DataFrame:
+        """Seconds (summed over workers), frames and frames per second for each step."""
+        rows = [{"step": k, "seconds": s, "frames": self.frames.get(k, 0),
+                 "frames_per_s": self.frames.get(k, 0) / s if s > 0 else float("nan")} for k, s in self.seconds.items()]
+        return pd.DataFrame(rows, columns=["step", "seconds", "frames", "frames_per_s"])
+
+    def as_dict(self) -> dict:
+        return canonical({k: getattr(self, k) for k in self.__dataclass_fields__} | {"n_failed": self.n_failed})
+
+    def __str__(self) -> str:
+        lines = [f"{self.recipe} [{self.params_key}]: {self.n_clips} clips — {self.cached} from cache, "
+                 f"{self.computed} computed with {self.workers} worker(s) in {self.wall_seconds:.1f} s",
+                 f"  faces: {self.faces_detected} detected, {self.faces_previous} from the previous clip of the "
+                 f"subject, {self.faces_whole_frame} whole frame"]
+        for fb in self.fallbacks[:5]:
+            lines.append(f"    {fb['clip_uid']}: {fb['source']}")
+        if len(self.fallbacks) > 5:
+            lines.append(f"    ... and {len(self.fallbacks) - 5} more")
+        if self.failed:
+            lines.append(f"  FAILED: {len(self.failed)} clip(s) (arrays left as zeros, prep_ok False)")
+            for f in self.failed[:5]:
+                lines.append(f"    {f['clip_uid']}: {f['error']}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Prepared:
+    """The result of :func:`prepare`.
+
+    ``table``: the input table (same rows, same order, same index) plus ``face_source``, ``prep_ok`` and the
+    recipe's per-clip columns; ``arrays``: name -> array stacked over clips (row i = table row i), read-only
+    memory maps for large outputs, plus the recipe's views (e.g. She et al.'s RoIs); ``landmarks`` (N, 68, 2) in
+    frame pixels and ``transforms`` (N, 2, 3) face alignment matrices; ``params``: the resolved parameters.
+    """
+
+    recipe: str
+    params: Any
+    table: pd.DataFrame
+    arrays: dict
+    report: PrepareReport
+    landmarks: np.ndarray
+    transforms: np.ndarray
+    cache_dir: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.arrays.items())
+        return f"Prepared({self.recipe}, {len(self)} clips: {shapes})"
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def _row_dict(row: pd.Series) -> dict:
+    out = {}
+    for k in _ROW_KEYS:
+        if k in row.index:
+            v = row[k]
+            if isinstance(v, np.ndarray):
+                v = v.tolist()
+            out[k] = v
+    return out
+
+
+def _check_table(table: pd.DataFrame) -> None:
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"prepare() needs a clip table (pandas DataFrame), got {type(table).__name__}.")
+    missing = [c for c in ("clip_uid", "frame_paths", "frame_numbers") if c not in table.columns]
+    if missing:
+        raise ValueError(f"The clip table lacks column(s) {missing}; expected a table from mer_utils.data loaders "
+                         "(clip_uid, frame_paths, frame_numbers, onset, apex, offset, ...).")
+    dup = table["clip_uid"][table["clip_uid"].duplicated()].tolist()
+    if dup:
+        raise ValueError(f"clip_uid must be unique (it keys the cache); repeated: {dup[:5]}.")
+
+
+def face_key(detector: str, landmark_frames: int) -> str:
+    """Cache key of the face stage for a detector and the number of frames averaged."""
+    return digest({"detector": detector, "landmark_frames": int(landmark_frames), "face": FACE_VERSION,
+                   "preprocess": PREPROCESS_VERSION})
+
+
+def clip_face(row, detector: str = "hog", landmark_frames: int = 1) -> dict:
+    """Detect the face and its 68 landmarks on the onset frame of a clip-table row.
+
+    With ``landmark_frames`` > 1 the landmarks of that many frames from the onset are averaged. When no face is
+    found there, the apex and the middle frame of the onset..offset segment are tried. Returns a dict with
+    ``status`` (``"detected"`` / ``"missing"``), ``landmarks`` (68x2 list or None), ``box``, ``position`` (in the
+    segment), ``frame_shape``, ``seconds``.
+    """
+    t0 = time.perf_counter()
+    seg = clip_segment(row, "onset_offset")
+    first = list(range(seg.onset, min(seg.onset + int(landmark_frames), len(seg))))
+    found, shape, box, where = [], None, None, None
+    for group in (first, [seg.apex], [(seg.onset + seg.offset) // 2]):
+        for p in group:
+            img = read_positions(seg, [p], color=False)[0]
+            shape = img.shape
+            face = detect_landmarks(img, method=detector)
+            if face is not None:
+                found.append(face.landmarks)
+                if box is None:
+                    box, where = face.box, p
+        if found:
+            break
+    status = "detected" if found else "missing"
+    return {"status": status, "landmarks": np.mean(found, axis=0).tolist() if found else None,
+            "box": list(box) if box is not None else None, "position": where, "frame_shape": list(shape[:2]),
+            "seconds": time.perf_counter() - t0}
+
+
+def _face_task(row: dict, detector: str, landmark_frames: int, path: str | None) -> dict:
+    try:
+        out = clip_face(row, detector, landmark_frames)
+    except Exception as exc:  # unreadable frames: reported by the output stage
+        out = {"status": "error", "landmarks": None, "box": None, "position": None, "frame_shape": None,
+               "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}
+    if path is not None and out["status"] != "error":
+        atomic_write_json(Path(path), out)
+    return out
+
+
+def _output_task(recipe_name: str, params: dict, row: dict, landmarks: list, path: str | None,
+                 want_arrays: bool) -> dict:
+    recipe = get_recipe(recipe_name)
+    p = recipe.params_class(**params)
+    timer = StepTimer()
+    try:
+        seg = clip_segment(row, p.segment)
+        arrays, meta = recipe.process(seg, np.asarray(landmarks, dtype=np.float64), p, timer)
+        meta = dict(meta)
+        if seg.notes:
+            meta["notes"] = list(seg.notes)
+        if path is not None:
+            with timer("write", 1):
+                atomic_save_npz(Path(path), arrays, meta)
+        return {"ok": True, "meta": meta, "arrays": arrays if want_arrays else None, "seconds": timer.seconds,
+                "frames": timer.frames}
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "meta": {}, "arrays": None,
+                "seconds": timer.seconds, "frames": timer.frames}
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def _n_workers(workers: int | None, n_tasks: int) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if workers is None:
+        # a worker costs about a second to start: give each at least 4 clips
+        workers = min(cores, max(1, math.ceil(n_tasks / 4)))
+    return max(1, min(int(workers), max(n_tasks, 1)))
+
+
+def _run(fn, tasks: list[tuple], workers: int, desc: str, progress: bool) -> list:
+    """Run ``fn(*task)`` for every task, in this process (1 worker) or a spawn-started process pool."""
+    from tqdm.auto import tqdm
+
+    results: list = [None] * len(tasks)
+    if not tasks:
+        return results
+    bar = tqdm(total=len(tasks), desc=desc, disable=not progress, leave=False)
+    try:
+        if workers <= 1:
+            for i, t in enumerate(tasks):
+                results[i] = fn(*t)
+                bar.update()
+        else:
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as ex:
+                futures = {ex.submit(fn, *t): i for i, t in enumerate(tasks)}
+                for fut in as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    bar.update()
+    finally:
+        bar.close()
+    return results
+
+
+# ------------------------------------------------------------------------------------------- prepare
+def prepare(recipe, table: pd.DataFrame, params=None, cache: bool = True, workers: int | None = None,
+            progress: bool = True, profile: str | None = None, memmap: bool | None = None) -> Prepared:
+    """Run ``recipe`` (a name or a :class:`~mer_utils.preprocess.recipes.Recipe`) over every clip of ``table``.
+
+    ``params``: a dict or params object overriding the recipe's defaults (``profile``: start from the recipe's
+    suggestions for ``ci`` / ``quick`` / ``full``). ``cache``: read and write the on-disk cache
+    (:mod:`mer_utils.preprocess.cache`). ``workers``: processes for the per-clip work (default: the cores,
+    fewer when there are few clips to compute; 1 = in this process). ``memmap``: force (True) or forbid (False)
+    memory-mapped stacks (default: when larger than 1 GiB; needs ``cache``).
+    """
+    t_start = time.perf_counter()
+    rec = get_recipe(recipe)
+    _check_table(table)
+    p = rec.params(params, profile=profile, table=table)
+    pdict = canonical(p)
+    key = digest({"recipe": rec.name, "version": rec.version, "preprocess": PREPROCESS_VERSION, "params": pdict})
+    base = preprocess_root() / rec.name / key
+    report = PrepareReport(rec.name, key, n_clips=len(table))
+    rows = [_row_dict(r) for _, r in table.iterrows()]
+    uids = [str(r["clip_uid"]) for r in rows]
+
+    # (1) faces -------------------------------------------------------------------------------------
+    fkey = face_key(p.detector, p.landmark_frames)
+    fbase = preprocess_root() / "landmarks" / fkey
+    fps = [frames_fingerprint(r.get("frame_paths") or []) for r in rows]
+    faces: list = [None] * len(rows)
+    face_paths = [clip_path(fbase, u, f"-{fp}.json") for u, fp in zip(uids, fps)]
+    todo = []
+    for i, fp_path in enumerate(face_paths):
+        got = read_json(fp_path) if cache else None
+        if got is not None:
+            faces[i] = got
+        else:
+            todo.append(i)
+    nw = _n_workers(workers, len(todo))
+    res = _run(_face_task, [(rows[i], p.detector, p.landmark_frames, str(face_paths[i]) if cache else None)
+                            for i in todo], nw, f"{rec.name}: faces", progress)
+    for i, r in zip(todo, res):
+        faces[i] = r
+        report.seconds["detect"] = report.seconds.get("detect", 0.0) + r.get("seconds", 0.0)
+        report.frames["detect"] = report.frames.get("detect", 0) + (1 if r["status"] != "error" else 0)
+
+    # (2) fallbacks, in table order ------------------------------------------------------------------
+    landmarks = np.zeros((len(rows), 68, 2))
+    sources = []
+    last: dict = {}
+    for i, (row, face) in enumerate(zip(rows, faces)):
+        subject = row.get("subject_uid", row.get("subject", ""))
+        shape = tuple(face.get("frame_shape") or ())
+        if face["status"] == "detected":
+            landmarks[i] = face["landmarks"]
+            last[subject] = (uids[i], landmarks[i], shape)
+            sources.append("detected")
+            report.faces_detected += 1
+            continue
+        prev = last.get(subject)
+        if prev is not None and (not shape or prev[2] == shape):
+            landmarks[i] = prev[1]
+            sources.append(f"previous:{prev[0]}")
+            report.faces_previous += 1
+        else:
+            landmarks[i] = whole_frame_landmarks(shape or (480, 640)).landmarks
+            sources.append("whole_frame")
+            report.faces_whole_frame += 1
+        report.fallbacks.append({"clip_uid": uids[i], "source": sources[-1],
+                                 "reason": face.get("error", "no face found on the onset, apex or middle frame")})
+
+    # (3) outputs ------------------------------------------------------------------------------------
+    specs = rec.outputs(p)
+    entry_paths = [clip_path(base, u, f"-{digest({'frames': fp, 'landmarks': np.round(lm, 2)})}.npz")
+                   for u, fp, lm in zip(uids, fps, landmarks)]
+    metas: list = [None] * len(rows)
+    loaded: dict[int, dict] = {}
+    ok = [True] * len(rows)
+    todo = []
+    for i, path in enumerate(entry_paths):
+        if cache and path.is_file():
+            metas[i] = None  # read lazily while stacking
+        else:
+            todo.append(i)
+    report.cached = len(rows) - len(todo)
+    if cache:
+        atomic_write_json(base / "params.json", {"recipe": rec.name, "version": rec.version, "params": pdict})
+    nw = _n_workers(workers, len(todo))
+    report.workers = nw
+    res = _run(_output_task, [(rec.name, pdict, rows[i], landmarks[i].tolist(), str(entry_paths[i]) if cache else None,
+                               not cache) for i in todo], nw, f"{rec.name}: clips", progress)
+    for i, r in zip(todo, res):
+        for k, v in r["seconds"].items():
+            report.seconds[k] = report.seconds.get(k, 0.0) + v
+            report.frames[k] = report.frames.get(k, 0) + r["frames"].get(k, 0)
+        if r["ok"]:
+            metas[i] = r["meta"]
+            report.computed += 1
+            if r["arrays"] is not None:
+                loaded[i] = r["arrays"]
+        else:
+            ok[i] = False
+            metas[i] = {}
+            report.failed.append({"clip_uid": uids[i], "error": r["error"]})
+
+    # (4) stack ----------------------------------------------------------------------------------------
+    nbytes = sum(len(rows) * int(np.prod(s)) * np.dtype(d).itemsize for s, d in specs.values())
+    use_mm = cache and (memmap if memmap is not None else nbytes > MEMMAP_BYTES)
+    arrays: dict[str, np.ndarray] = {}
+    stack_key = digest([str(pth.name) for pth in entry_paths] + [ok])
+    mm_paths = {name: base / "stacks" / f"{stack_key}-{name}.npy" for name in specs}
+    if use_mm and all(pth.is_file() for pth in mm_paths.values()) and all(ok):
+        arrays = {name: np.load(pth, mmap_mode="r") for name, pth in mm_paths.items()}
+        need_fill = False
+    else:
+        need_fill = True
+        for name, (shape, dtype) in specs.items():
+            if use_mm:
+                mm_paths[name].parent.mkdir(parents=True, exist_ok=True)
+                tmp = mm_paths[name].with_name(f".{mm_paths[name].name}.{os.getpid()}.tmp")
+                arrays[name] = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(len(rows),) + tuple(shape))
+            else:
+                arrays[name] = np.zeros((len(rows),) + tuple(shape), dtype=dtype)
+    for i in range(len(rows)):
+        if not ok[i] or (not need_fill and metas[i] is not None):
+            continue
+        if i in loaded:
+            got, meta = loaded[i], metas[i]
+        else:
+            entry = load_npz(entry_paths[i], keys=list(specs) if need_fill else [])
+            if entry is None:  # removed or unreadable since the check: recompute here
+                r = _output_task(rec.name, pdict, rows[i], landmarks[i].tolist(),
+                                 str(entry_paths[i]) if cache else None, True)
+                if not r["ok"]:
+                    ok[i] = False
+                    metas[i] = {}
+                    report.failed.append({"clip_uid": uids[i], "error": r["error"]})
+                    continue
+                got, meta = r["arrays"], r["meta"]
+            else:
+                got, meta = entry
+        if metas[i] is None:
+            metas[i] = meta
+        if need_fill:
+            for name, (shape, _) in specs.items():
+                if tuple(got[name].shape) != tuple(shape):
+                    raise RuntimeError(f"Cached entry {entry_paths[i]} holds {name} of shape {got[name].shape}, "
+                                       f"expected {shape}; clear it with mer_utils.preprocess.clear_cache"
+                                       f"({rec.name!r}) and re-run.")
+                arrays[name][i] = got[name]
+    if use_mm and need_fill:
+        for name, arr in arrays.items():
+            arr.flush()
+            tmp = Path(arr.filename)
+            del arr
+            if all(ok):
+                os.replace(tmp, mm_paths[name])
+                arrays[name] = np.load(mm_paths[name], mmap_mode="r")
+            else:  # do not keep a stack with failed clips; it is rebuilt next time
+                arrays[name] = np.load(tmp, mmap_mode="r")
+                tmp.unlink()
+    arrays.update(rec.views(arrays, p))
+
+    # table ------------------------------------------------------------------------------------------
+    out = table.copy()
+    out["face_source"] = sources
+    out["prep_ok"] = ok
+    meta_keys = sorted({k for m in metas if m for k in m})
+    for k in meta_keys:
+        out[k] = [m.get(k) if m else None for m in metas]
+    transforms = np.stack([_transform(rec, p, lm) for lm in landmarks]) if len(rows) else np.zeros((0, 2, 3))
+    report.wall_seconds = time.perf_counter() - t_start
+    return Prepared(rec.name, p, out, arrays, report, landmarks, transforms, base if cache else None)
+
+
+def _transform(rec, p, lm) -> np.ndarray:
+    from .align import alignment_transform
+
+    return alignment_transform(lm, p.size, p.crop, p.margin)
