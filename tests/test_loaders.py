@@ -416,6 +416,7 @@ def test_load_dataset_generates_missing_synthetic_set(tmp_path, capsys, monkeypa
     monkeypatch.setenv("MER_SYNTHETIC_ROOT", str(synthetic))
     calls = []
     fake = types.ModuleType("mer_utils.data.synthetic")
+    fake.MARKER = "_synthetic.json"
     fake.ensure_synthetic = lambda size: (calls.append(size), build_casme(synthetic / size))
     monkeypatch.setitem(sys.modules, "mer_utils.data.synthetic", fake)
     table = quiet(load_dataset, "casme", data_root=tmp_path / "empty", synthetic_size="tiny")

@@ -34,6 +34,8 @@ def test_output_shape_from_images_and_features(use_ma, use_fa):
     assert logits.shape == (2, 5) and alpha.shape == (2, 3, 2) and beta.shape == (2, 3)
     feats = model.trunk_features(x.reshape(-1, 3, 32, 32)).reshape(2, 3, 2, 256, 2, 2)
     assert torch.allclose(model(feats, features=True), logits, atol=1e-5)
+    pooled = model.pooled_features(x.reshape(-1, 3, 32, 32)).reshape(2, 3, 2, 512)
+    assert torch.allclose(model(pooled, features="pooled"), logits, atol=1e-5)
 
 
 def test_frozen_trunk_gets_no_gradient_and_head_does():
@@ -49,7 +51,20 @@ def test_frozen_trunk_gets_no_gradient_and_head_does():
 
 def test_bad_input_shape_is_explained():
     model = AMAN(num_classes=3)
-    with pytest.raises(ValueError, match=r"\(B, n, k, C, H, W\)"):
+    with pytest.raises(ValueError, match=r"expects \(B, n, k, C, H, W\)"):
         model(torch.randn(2, 3, 32, 32))
     with pytest.raises(ValueError, match="256 channels"):
         model(torch.randn(1, 1, 1, 64, 2, 2), features=True)
+    with pytest.raises(ValueError, match="inputs='video'"):
+        AMAN(num_classes=3, inputs="video")
+    with pytest.raises(ValueError, match=r"\(B, n, k, 512\)"):
+        AMAN(num_classes=3, inputs="pooled")(torch.randn(2, 3, 512))
+
+
+def test_pooled_model_has_only_attention_and_classifier():
+    model = AMAN(num_classes=4, inputs="pooled")
+    n_params = sum(p.numel() for p in model.parameters())
+    assert n_params == 2 * (512 + 1) + 512 * 4 + 4
+    assert model(torch.randn(3, 5, 2, 512)).shape == (3, 4)
+    with pytest.raises(RuntimeError, match="inputs='pooled'"):
+        model(torch.randn(1, 1, 1, 3, 32, 32), features="images")

@@ -31,7 +31,7 @@ import pandas as pd
 
 from .. import paths
 from .frames import scan_frames
-from .naming import (FPS, DataWarning, clip_uid, family, normalise_clip, normalise_subject, subject_number,
+from .naming import (FPS, DataWarning, clip_uid, normalise_clip, normalise_subject, subject_number,
                      subject_uid)
 from .spreadsheets import (read_casme2_coding, read_casme2_objective_classes, read_casme_coding,
                            read_casme_sq_coding, read_samm_coding, read_smic_e_annotation, merge_objective_classes)
@@ -722,11 +722,14 @@ def load_dataset(name: str, data_root: str | os.PathLike | None = None, syntheti
         if require_licensed:
             raise FileNotFoundError(reason + ". Set DATA_ROOT (or $MER_DATA_ROOT) to the folder holding "
                                     f"{paths.DATASET_FOLDERS[spec.folder_key]}/.")
-        root = paths.synthetic_root(synthetic_size) / paths.DATASET_FOLDERS[spec.folder_key]
+        size_root = paths.synthetic_root(synthetic_size)
+        root = size_root / paths.DATASET_FOLDERS[spec.folder_key]
         lacking = spec.check(root, options) if root.is_dir() else [_NO_FOLDER]
-        if lacking:
-            from .synthetic import ensure_synthetic  # the generator; imported only when it is needed
+        from .synthetic import MARKER, ensure_synthetic  # the generator; imported only when it is needed
 
+        # generate when missing; a generated set is also refreshed when stale (ensure_synthetic is a no-op when
+        # its completion marker matches); a complete set without a marker (made by hand) is read as it is
+        if lacking or (size_root / MARKER).is_file():
             ensure_synthetic(synthetic_size)
             lacking = spec.check(root, options) if root.is_dir() else [_NO_FOLDER]
         if lacking:

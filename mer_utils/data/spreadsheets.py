@@ -19,9 +19,8 @@ import re
 import warnings
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
 from .naming import (DataWarning, as_int, clip_uid, is_missing, normalise_clip, normalise_subject, parse_aus,
@@ -597,14 +596,14 @@ def read_casme_sq_coding(path: str | Path, include_macro: bool = False, sheet: i
                    video_name=video_name, video_code=codes[video_name.lower()],
                    stimulus=re.sub(r"\d+$", "", video_name).lower(), participant=participant)
         records.append(rec)
+    if not include_macro:  # before the quirks are reported: only about the rows returned
+        records = [r for r in records if r["expression_type"] == "micro"]
     rows = _standard_rows("casme_sq", records, book.path, main, issues, zero_means_unknown=True)
     for row in rows:
         row["self_report"] = None if is_missing(row.get("self_report")) else str(row["self_report"]).strip()
     extra = ["expression_type", "video_name", "video_code", "stimulus", "self_report", "participant"]
     table = _finish(rows, extra=extra)
     issues.emit()
-    if not include_macro:
-        table = table[table["expression_type"] == "micro"].reset_index(drop=True)
     return table
 
 

@@ -61,47 +61,84 @@ def resnet18_trunk_and_head(backbone: nn.Module | None = None) -> tuple[nn.Seque
 
 
 class AMAN(nn.Module):
-    """The whole network. Input: images ``(B, n, k, 3, H, W)`` or cached trunk features
-    ``(B, n, k, 256, H/16, W/16)`` (``features=True``). Output: class logits ``(B, C)``.
+    """The whole network. Output: class logits ``(B, C)``. Input, by ``inputs`` (or per call ``features=``):
+
+    - ``"images"``: magnified images ``(B, n, k, 3, H, W)`` (ImageNet-normalised);
+    - ``"trunk"``: cached frozen-trunk features ``(B, n, k, 256, H/16, W/16)`` — the paper's set-up: layer4 is
+      fine-tuned on top of them;
+    - ``"pooled"``: cached 512-d features ``(B, n, k, 512)`` of a backbone whose last block is frozen too (a
+      cheaper variant used by the quick CPU profile; only MA, FA and the classifier are trained).
 
     ``forward(x, return_attention=True)`` also returns ``alpha`` (B, n, k) and ``beta`` (B, n).
     """
 
+    INPUTS = ("images", "trunk", "pooled")
+
     def __init__(self, num_classes: int, backbone: nn.Module | None = None, use_ma: bool = True,
-                 use_fa: bool = True):
+                 use_fa: bool = True, inputs: str = "images"):
         super().__init__()
-        self.trunk, self.head = resnet18_trunk_and_head(backbone)
-        for p in self.trunk.parameters():
-            p.requires_grad_(False)
-        self.trunk.eval()
+        if inputs not in self.INPUTS:
+            raise ValueError(f"AMAN inputs={inputs!r}: expected one of {self.INPUTS}.")
+        self.inputs = inputs
+        if inputs == "pooled":  # the backbone ran beforehand; only MA, FA and the classifier are learnt
+            self.trunk = self.head = None
+        else:
+            self.trunk, self.head = resnet18_trunk_and_head(backbone)
+            for p in self.trunk.parameters():
+                p.requires_grad_(False)
+            self.trunk.eval()
         self.ma = AttentionPool(FEATURE_DIM, enabled=use_ma)
         self.fa = AttentionPool(FEATURE_DIM, enabled=use_fa)
         self.classifier = nn.Linear(FEATURE_DIM, num_classes)
 
     def train(self, mode: bool = True):
         super().train(mode)
-        self.trunk.eval()  # frozen: BatchNorm statistics stay those of the pretrained backbone
+        if self.trunk is not None:
+            self.trunk.eval()  # frozen: BatchNorm statistics stay those of the pretrained backbone
         return self
 
     @torch.no_grad()
     def trunk_features(self, images: torch.Tensor) -> torch.Tensor:
         """Frozen conv1..layer3 features of images ``(N, 3, H, W)`` -> ``(N, 256, H/16, W/16)`` (cache these)."""
+        if self.trunk is None:
+            raise RuntimeError("This AMAN was built with inputs='pooled' and holds no backbone.")
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"trunk_features expects (N, 3, H, W) images; got {tuple(images.shape)}")
         return self.trunk(images)
 
-    def forward(self, x: torch.Tensor, features: bool = False, return_attention: bool = False):
-        if x.dim() != 6:
-            raise ValueError(f"AMAN expects (B, n, k, C, H, W) input; got {tuple(x.shape)}")
+    @torch.no_grad()
+    def pooled_features(self, images: torch.Tensor) -> torch.Tensor:
+        """512-d features ``g(I)`` of images ``(N, 3, H, W)`` with trunk and last block as they are now."""
+        was = self.head.training
+        self.head.eval()
+        out = self.head(self.trunk_features(images))
+        self.head.train(was)
+        return out
+
+    def forward(self, x: torch.Tensor, features: bool | str | None = None, return_attention: bool = False):
+        kind = self.inputs if features is None else {False: "images", True: "trunk"}.get(features, features)
+        if kind not in self.INPUTS:
+            raise ValueError(f"AMAN features={features!r}: expected one of {self.INPUTS}.")
+        want = 4 if kind == "pooled" else 6
+        if x.dim() != want:
+            shape = "(B, n, k, 512)" if kind == "pooled" else "(B, n, k, C, H, W)"
+            raise ValueError(f"AMAN with {kind!r} inputs expects {shape} input; got {tuple(x.shape)}")
         b, n, k = x.shape[:3]
-        flat = x.reshape(b * n * k, *x.shape[3:])
-        if features:
-            if flat.shape[1] != TRUNK_CHANNELS:
-                raise ValueError(f"cached features must have {TRUNK_CHANNELS} channels (ResNet-18 layer3); "
-                                 f"got {flat.shape[1]}")
+        if kind == "pooled":
+            if x.shape[-1] != FEATURE_DIM:
+                raise ValueError(f"pooled features must be {FEATURE_DIM}-d; got {x.shape[-1]}")
+            f = x
         else:
-            flat = self.trunk_features(flat)
-        f = self.head(flat).reshape(b, n, k, FEATURE_DIM)      # F_i (eq. 4)
+            if self.head is None:
+                raise RuntimeError("This AMAN was built with inputs='pooled': pass (B, n, k, 512) features.")
+            flat = x.reshape(b * n * k, *x.shape[3:])
+            if kind == "trunk":
+                if flat.shape[1] != TRUNK_CHANNELS:
+                    raise ValueError(f"cached features must have {TRUNK_CHANNELS} channels (ResNet-18 layer3); "
+                                     f"got {flat.shape[1]}")
+            else:
+                flat = self.trunk_features(flat)
+            f = self.head(flat).reshape(b, n, k, FEATURE_DIM)  # F_i (eq. 4)
         fm, alpha = self.ma(f, dim=2)                           # (B, n, 512), (B, n, k)
         fv, beta = self.fa(fm, dim=1)                           # (B, 512), (B, n)
         logits = self.classifier(fv)

@@ -220,6 +220,7 @@ class Style:
     duration_scale: float
     apex_position: float
     unilateral_prob: float
+    au_morph: dict = None  # AU -> ((N,) rotation in radians, (N,) scale, global scale): how this face moves
 
 
 @dataclass
@@ -270,7 +271,13 @@ class Subject:
         if token == "45":
             return A.blink_displacement(self.landmarks)
         tok = A.AUToken.parse(token)
-        d = face_to_image(A.au_displacement(tok.au), self.iod, self.ex, self.ey)
+        d_face = A.au_displacement(tok.au)
+        if self.style is not None and self.style.au_morph and tok.au in self.style.au_morph:
+            # this person's version of the AU: each point's direction turned and length scaled a little
+            rot, scale, gain = self.style.au_morph[tok.au]
+            c, s_ = np.cos(rot), np.sin(rot)
+            d_face = gain * scale[:, None] * np.c_[c * d_face[:, 0] - s_ * d_face[:, 1], s_ * d_face[:, 0] + c * d_face[:, 1]]
+        d = face_to_image(d_face, self.iod, self.ex, self.ey)
         w = A.side_weights(tok.side, face_x(self.points, self.landmarks),
                            asym_strong=self.params.get("asym_strong", "L"))
         return d * w[:, None]
@@ -290,9 +297,11 @@ class Subject:
 
 def _style(rng: np.random.Generator) -> Style:
     bias = {emo: rng.dirichlet(np.full(len(v), 1.5)) for emo, v in A.EMOTION_VARIANTS.items()}
+    morph = {au: (rng.normal(0.0, np.deg2rad(30.0), A.N_POINTS), np.exp(rng.normal(0.0, 0.3, A.N_POINTS)),
+                  float(np.exp(rng.normal(0.0, 0.25)))) for au in A.AU_NUMBERS}
     return Style(intensity_scale=float(rng.uniform(0.75, 1.3)), variant_bias=bias,
                  duration_scale=float(rng.uniform(0.8, 1.25)), apex_position=float(rng.uniform(0.3, 0.55)),
-                 unilateral_prob=float(rng.uniform(0.0, 0.4)))
+                 unilateral_prob=float(rng.uniform(0.0, 0.4)), au_morph=morph)
 
 
 def _identity_displacement(rng: np.random.Generator, lm: np.ndarray) -> tuple[np.ndarray, dict]:

@@ -52,6 +52,11 @@ GENERATOR_VERSION = "1.0"
 GT_FOLDER = "_synthetic_gt"
 
 
+#: Every AU token the emotion tables can produce (plus unilateral forms and the blink), precomputed per subject.
+ALL_TOKENS = sorted({t for table in (A.EMOTION_VARIANTS, A.MACRO_VARIANTS) for vs in table.values() for v in vs
+                     for t in v[0]} | {f"{s}{n}" for s in "LR" for n in (2, 10, 12, 14)} | {"45"})
+
+
 # ----------------------------------------------------------------------------------------------------- context
 class Context:
     """Shared state of one generation run: root, size, seed, subject cache, ground-truth index rows."""
@@ -92,6 +97,7 @@ class Context:
             if not self.check_faces or F.detect_faces(subj.neutral()):
                 break
             self.stats["identities_redrawn"] += 1
+        subj.fields(ALL_TOKENS)  # one interpolation for every AU token the plans can use
         self._subjects[key] = subj
         while len(self._subjects) > 4:
             self._subjects.popitem(last=False)
@@ -149,6 +155,7 @@ def _gt_record(ctx: Context, plan: P.ClipPlan, renderer: ClipRenderer, extra: di
                                      for t, a in zip(plan.tokens, plan.intensities)],
         "fps": plan.fps, "first_frame": first, "last_frame": plan.last_frame, "n_frames": plan.n_frames,
         "onset": plan.onset, "apex": first + ap_i, "offset": plan.offset,
+        # events[0] is the labelled expression; any later event is a label-independent distractor movement
         "events": [{"tokens": e.tokens, "intensities": _r(e.intensities, 5), "onset_s": round(e.onset, 5),
                     "apex_s": round(e.apex, 5), "offset_s": round(e.offset, 5), "hold_s": round(e.hold, 5)}
                    for e in plan.events],
@@ -203,6 +210,24 @@ def _micro_event(rng, ctx: Context, identity: str, canonical: str, fps: float, o
     ev = Event(tokens, intens, onset=start_s, apex=start_s + apex_off / fps, offset=start_s + (n - 1) / fps,
                hold=0.0)
     return tokens, intens, cls, ev, n, apex_off
+
+
+#: AUs that also move in clips for reasons unrelated to the label (fidgeting, speech-like lip movements).
+DISTRACTOR_TOKENS = ("1", "2", "4", "7", "10", "12", "14", "17", "24", "L12", "R10")
+
+
+def distractor(rng, ctx: Context, identity: str, ev: Event, tokens: list, prob: float = 0.5):
+    """A label-independent low-intensity movement overlapping the clip (or ``None``), as a second event."""
+    if rng.random() >= prob:
+        return None
+    choices = [t for t in DISTRACTOR_TOKENS if t not in tokens]
+    tok = str(rng.choice(choices))
+    level = float(np.mean(ev.intensities)) * float(rng.uniform(0.3, 0.8))
+    span = ev.offset - ev.onset
+    start = ev.onset + float(rng.uniform(-0.3, 0.8)) * span
+    dur = span * float(rng.uniform(0.6, 1.4))
+    apex = start + dur * float(rng.uniform(0.3, 0.7))
+    return Event([tok], [level], onset=start, apex=apex, offset=start + dur)
 
 
 def _ep_names(rng, n: int, forced: list, suffix_f: float = 0.5) -> list:
@@ -260,8 +285,9 @@ def plan_casme2(ctx: Context) -> list:
             onset = int(rng.integers(10, 200))
             nz = draw_nuisance(rng, n / fps)
             in_coding = ci < len(labels[s])
+            events = [ev] + [e for e in [distractor(rng, ctx, identity, ev, tokens)] if e is not None]
             p = P.ClipPlan("casme2", sub, sub, clip, emotion, canonical, tokens, intens, cls, fps, onset, n, onset,
-                           onset + apex_off, onset + n - 1, [ev], nz, int(rng.integers(2**31)), identity,
+                           onset + apex_off, onset + n - 1, events, nz, int(rng.integers(2**31)), identity,
                            extra={"in_coding": in_coding, "subject_index": si})
             plans.append(p)
     # Quirks: apex '/' (sub04/EP12_01f), apex == onset (sub05/EP09_05f), one missing frame.
@@ -377,12 +403,13 @@ def plan_samm(ctx: Context) -> list:
             onset = int(rng.integers(1000, 9000)) if rng.random() < 0.6 else int(rng.integers(10000, 20000))
             first = onset - lead
             ev = Event(tokens, intens, onset=lead / fps, apex=(lead + apex_off) / fps, offset=(lead + n - 1) / fps)
+            events = [ev] + [e for e in [distractor(rng, ctx, identity, ev, tokens)] if e is not None]
             n_frames = lead + n + tail
             nz = draw_nuisance(rng, n_frames / fps)
             last = first + n_frames - 1
             pad = 5 if last >= 10000 or rng.random() < 0.6 else 4
             p = P.ClipPlan("samm", sub, sub, clip, emotion, canonical, tokens, intens, cls, fps, first, n_frames,
-                           onset, onset + apex_off, onset + n - 1, [ev], nz, int(rng.integers(2**31)), identity,
+                           onset, onset + apex_off, onset + n - 1, events, nz, int(rng.integers(2**31)), identity,
                            extra={"inducement": ind, "pad": pad, "subject_index": si})
             plans.append(p)
     for p in plans:
@@ -464,15 +491,17 @@ def plan_smic(ctx: Context) -> dict:
             n_e = e_lead + lead + n + tail + e_tail
             t_on = (e_lead + lead) / fps
             ev = Event(tokens, intens, onset=t_on, apex=t_on + apex_off / fps, offset=t_on + (n - 1) / fps)
+            events = [ev] + [e for e in [distractor(rng, ctx, identity, ev, tokens)] if e is not None]
             nz = draw_nuisance(rng, n_e / fps)
             seed = int(rng.integers(2**31))
             common = dict(canonical=canonical, tokens=tokens, intensities=intens, objective_class=cls, fps=fps,
                           onset=onset, apex=onset + apex_off, offset=onset + n - 1, nuisance=nz, seed=seed,
                           identity=identity)
             e_plan = P.ClipPlan("smic_hs_e", f"s{s:02d}", f"s{s:02d}", clip, emotion, first_frame=first_e,
-                                n_frames=n_e, events=[ev], extra={"subject_index": si, "subject_number": s}, **common)
+                                n_frames=n_e, events=events, extra={"subject_index": si, "subject_number": s},
+                                **common)
             raw = P.ClipPlan("smic_hs", f"s{s:02d}", f"s{s}", clip, emotion, first_frame=first_e + e_lead,
-                             n_frames=lead + n + tail, events=[ev], extra={"subject_index": si, "subject_number": s,
+                             n_frames=lead + n + tail, events=events, extra={"subject_index": si, "subject_number": s,
                                                                           "e_offset": e_lead}, **common)
             hs_e.append(e_plan)
             hs.append(raw)
@@ -499,15 +528,14 @@ def plan_smic(ctx: Context) -> dict:
             t0 = p.events[0].onset - (p.onset - p.first_frame) / p.fps  # HS raw window start, in HS-E seconds
             dur = p.n_frames / p.fps
             n_v = max(4, int(round(dur * vfps)))
-            ev = p.events[0]
-            ev_v = Event(ev.tokens, ev.intensities, ev.onset - t0, ev.apex - t0, ev.offset - t0)
+            ev_v = [Event(e.tokens, e.intensities, e.onset - t0, e.apex - t0, e.offset - t0) for e in p.events]
             first_v = int(rng.integers(1000, 80000))
-            on_v = first_v + int(round(ev_v.onset * vfps))
+            on_v = first_v + int(round(ev_v[0].onset * vfps))
             for name, out in (("smic_vis", vis), ("smic_nir", nir)):
                 out.append(P.ClipPlan(name, p.subject, p.folder_subject, p.clip, p.emotion, p.canonical, p.tokens,
                                       p.intensities, p.objective_class, vfps, first_v, n_v, on_v,
-                                      first_v + int(round(ev_v.apex * vfps)),
-                                      first_v + int(round(ev_v.offset * vfps)), [ev_v],
+                                      first_v + int(round(ev_v[0].apex * vfps)),
+                                      first_v + int(round(ev_v[0].offset * vfps)), ev_v,
                                       draw_nuisance(P.rng_for(ctx.seed, name, p.clip), n_v / vfps),
                                       int(rng.integers(2**31)), p.identity, extra=dict(p.extra)))
     return {"smic_hs": hs, "smic_hs_e": hs_e, "smic_vis": vis, "smic_nir": nir}
@@ -619,8 +647,9 @@ def plan_casme(ctx: Context) -> list:
             identity = f"casme/{sub}"
             tokens, intens, cls, ev, n, apex_off = _micro_event(rng, ctx, identity, canonical, fps, objective)
             onset = int(rng.integers(1, 120))
+            events = [ev] + [e for e in [distractor(rng, ctx, identity, ev, tokens)] if e is not None]
             p = P.ClipPlan("casme", sub, sub, clip, emotion, canonical, tokens, intens, cls, fps, onset, n, onset,
-                           onset + apex_off, onset + n - 1, [ev], draw_nuisance(rng, n / fps),
+                           onset + apex_off, onset + n - 1, events, draw_nuisance(rng, n / fps),
                            int(rng.integers(2**31)), identity,
                            extra={"subject_index": si, "apex2": (onset + apex_off + 2) if rng.random() < 0.1 else None})
             plans.append(p)
@@ -688,7 +717,7 @@ def plan_casme_sq(ctx: Context) -> list:
             kinds = ["micro"] * micro[(s, v)] + ["macro"] * n_macro
             rng.shuffle(kinds)
             t = spec.tails[0]
-            exprs = []
+            exprs, distractors = [], []
             for kind in kinds:
                 tokens, intens, cls, ev, n, apex_off = _micro_event(rng, ctx, identity, canonical, fps,
                                                                     macro=(kind == "macro"), start_s=t)
@@ -696,6 +725,10 @@ def plan_casme_sq(ctx: Context) -> list:
                     ev.hold = float(rng.uniform(0.1, 0.5))
                     ev.offset += ev.hold
                     n += int(round(ev.hold * fps))
+                if kind == "micro":
+                    d = distractor(rng, ctx, identity, ev, tokens)
+                    if d is not None:
+                        distractors.append(d)
                 exprs.append({"kind": kind, "tokens": tokens, "intensities": intens, "objective_class": cls,
                               "event": ev, "onset": 1 + int(round(ev.onset * fps)),
                               "apex": 1 + int(round(ev.apex * fps)), "offset": 1 + int(round(ev.offset * fps)),
@@ -705,7 +738,8 @@ def plan_casme_sq(ctx: Context) -> list:
             out.append({"subject": s, "participant": si + 1, "video": v, "code": code, "title": title,
                         "folder": f"{s}_{code}{title}", "canonical": canonical, "category": category,
                         "identity": identity, "subject_index": si, "fps": fps, "n_frames": n_frames,
-                        "expressions": exprs, "nuisance": draw_nuisance(rng, n_frames / fps),
+                        "expressions": exprs, "distractors": distractors,
+                        "nuisance": draw_nuisance(rng, n_frames / fps),
                         "seed": int(rng.integers(2**31))})
     # Quirk: an unknown offset written as 0 (one macro-expression row).
     for vid in out:
@@ -725,7 +759,7 @@ def write_casme_sq(ctx: Context) -> list:
     code_rows = []
     for vid in videos:
         subj = ctx.subject(vid["identity"], vid["subject_index"], spec.frame, spec.face)
-        events = [e["event"] for e in vid["expressions"]]
+        events = [e["event"] for e in vid["expressions"]] + vid["distractors"]
         r = ClipRenderer(subj, events, vid["nuisance"], vid["fps"], vid["n_frames"], vid["seed"])
         out = _mkdir(base / "rawpic" / f"s{vid['subject']}" / vid["folder"])
         for i, frame in r.frames():

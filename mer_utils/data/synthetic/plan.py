@@ -28,7 +28,7 @@ from .render import Event, Nuisance, draw_nuisance
 
 #: Apex intensity ranges (largest landmark displacement, in inter-ocular distances) of micro- and
 #: macro-expressions. Micro: a few percent of the IOD; macro: several times larger.
-MICRO_INTENSITY = (0.028, 0.055)
+MICRO_INTENSITY = (0.012, 0.03)
 MACRO_INTENSITY = (0.13, 0.22)
 
 
