@@ -488,9 +488,8 @@ def load_casme_sq(root: str | os.PathLike, include_macro: bool = False, coding: 
 
     table = _attach_frames(annotation, frames_root, "casme_sq", FPS["casme_sq"], require_frames,
                            folder_of=folder_of, restrict_to_range=True)
-    table.insert(table.columns.get_loc("frame_dir"), "video",
-                 [Path(d).name if d else None for d in table["frame_dir"]])
-    return _finish(table, root, dataset="casme_sq", include_macro=include_macro, coding=str(coding))
+    table["video"] = [Path(d).name if d else None for d in table["frame_dir"]]
+    return _finish(_order(table), root, dataset="casme_sq", include_macro=include_macro, coding=str(coding))
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ with probability 0.5), the CDE random corner crop, and the stage settings as wri
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import cv2
@@ -180,3 +181,334 @@ STAGE_SETTINGS = {
     "cde": {"epochs": 50, "batch_size": 10, "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.05,
             "step_size": 20, "gamma": 0.1, "per_class": None, "image_size": 224, "resize": 240},
 }
+
+
+# ==================================================================================================
+# Macro-expression data (Sec. III-B)
+# ==================================================================================================
+#: The MEGC 2018 objective classes I-V (Davison et al. 2017, the paper's Table I) in label order.
+OBJECTIVE_CLASSES = ("I", "II", "III", "IV", "V")
+
+#: Macro-expression emotion names (FER2013, CK+, Oulu-CASIA, JAFFE, MUG spellings) -> objective class.
+#: Davison et al.'s classes I-V are the AU groups of happiness (I: AU6/AU12), surprise (II: AU1+2, AU5, AU25),
+#: anger (III: AU4, AU7, AU23), disgust (IV: AU9, AU10) and sadness (V: AU1, AU15); the paper keeps the macro
+#: images "belonging to 5 types of facial expressions in MEGC 2018" (Sec. III-B). Fear, contempt and neutral
+#: have no class among I-V and are dropped (listed by :func:`load_macro_table`).
+MACRO_TO_OBJECTIVE = {
+    "happy": "I", "happiness": "I", "ha": "I",
+    "surprise": "II", "surprised": "II", "su": "II",
+    "angry": "III", "anger": "III", "an": "III",
+    "disgust": "IV", "disgusted": "IV", "di": "IV",
+    "sad": "V", "sadness": "V", "sa": "V",
+}
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm")
+
+
+def load_emotion_folder(root, dataset: str = "macro_folder") -> "pd.DataFrame":
+    """An image table (the loaders' FER2013 / CK+ format) from ``root/<emotion>/**/<image>`` folders.
+
+    For the macro-expression sets the course has no loader for (Oulu-CASIA, JAFFE, MUG, Sec. III-B): export
+    the chosen frames into one sub-folder per emotion (``happy/``, ``surprise/``, ``anger/``, ``disgust/``,
+    ``sadness/``; other folders such as ``fear/`` are read and then dropped by :func:`load_macro_table`). The
+    first path component below ``<emotion>`` is taken as the subject when present.
+    """
+    import pandas as pd
+    from pathlib import Path
+
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"Macro-expression folder {root} not found; expected {root}/<emotion>/<images> "
+                                "(e.g. happy/S01_001.png).")
+    rows = []
+    for emo_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for path in sorted(emo_dir.rglob("*")):
+            if path.suffix.lower() in IMAGE_EXTENSIONS:
+                rel = path.relative_to(emo_dir)
+                subject = rel.parts[0] if len(rel.parts) > 1 else None
+                rows.append({"dataset": dataset, "image_id": f"{dataset}/{emo_dir.name}/{rel.as_posix()}",
+                             "subject": subject, "path": str(path), "pixels": None, "label": -1,
+                             "emotion": emo_dir.name.lower(), "usage": "all"})
+    if not rows:
+        raise ValueError(f"{root}: no images ({', '.join(IMAGE_EXTENSIONS)}) in emotion sub-folders.")
+    return pd.DataFrame(rows)
+
+
+def load_macro_table(sets: Sequence[str] = ("fer2013", "ckplus"), data_root=None, synthetic_size: str = "quick",
+                     ck_last_k: int = 3, folder=None, verbose: bool = True):
+    """The macro-expression training set of Sec. III-B as one image table labelled with objective classes I-V.
+
+    ``sets`` names loaders of :func:`mer_utils.data.load_dataset` (``fer2013``, ``ckplus``: licensed copies
+    under ``DATA_ROOT`` when present, else the synthetic sets in their formats); ``folder`` adds a folder of
+    :func:`load_emotion_folder` (Oulu-CASIA / JAFFE / MUG exports). CK+ contributes the last ``ck_last_k``
+    frames of each labelled sequence (the paper takes three). Returns ``(table, dropped)``: ``table`` has the
+    image columns plus ``clip_uid`` (image id), ``subject_uid``, ``label`` (0..4) and ``label_name`` (I..V),
+    ``dropped`` the images whose emotion has no class among I-V (with the reason).
+    """
+    import pandas as pd
+
+    from ..data import load_dataset
+
+    if isinstance(sets, str):
+        sets = (sets,)
+    parts = []
+    for name in sets:
+        if name not in ("fer2013", "ckplus"):
+            raise ValueError(f"load_macro_table: unknown macro set {name!r}; expected 'fer2013' or 'ckplus' "
+                             "(other sets: export them to emotion folders and pass folder=...).")
+        opts = {"last_k": ck_last_k} if name == "ckplus" else {}
+        parts.append(load_dataset(name, data_root=data_root, synthetic_size=synthetic_size, verbose=verbose, **opts))
+    if folder is not None:
+        parts.append(load_emotion_folder(folder))
+    if not parts:
+        raise ValueError("load_macro_table: no macro set given (sets=() and folder=None).")
+    table = pd.concat(parts, ignore_index=True)
+    emo = table["emotion"].astype(str).str.lower()
+    cls = emo.map(MACRO_TO_OBJECTIVE)
+    keep = cls.notna().to_numpy()
+    dropped = table.loc[~keep, ["dataset", "image_id", "emotion"]].copy()
+    dropped["reason"] = "emotion without an objective class among I-V (Sec. III-B keeps 5 types)"
+    table = table.loc[keep].reset_index(drop=True)
+    table["label_name"] = cls[keep].to_numpy()
+    table["label"] = table["label_name"].map({c: i for i, c in enumerate(OBJECTIVE_CLASSES)}).astype("int64")
+    table["clip_uid"] = table["image_id"].astype(str)
+    subj = table["subject"].where(table["subject"].notna(), None)
+    table["subject_uid"] = [f"{d}/{s}" if s is not None else f"{i}" for d, s, i in
+                            zip(table["dataset"], subj, table["image_id"])]
+    return table, dropped.reset_index(drop=True)
+
+
+def prepare_macro_images(table, size: int, detector: str = "hog", crop: str = "landmarks", margin: float = 0.05,
+                         cache: bool = True, progress: bool = True) -> np.ndarray:
+    """Face crops of the macro images, grey uint8 ``(N, size, size)`` (Sec. III-B: face segmented and normalised
+    to 224x224; the paper used AAM, here dlib's 68 landmarks through :func:`mer_utils.preprocess.align_image`).
+
+    FER2013 images are already 48x48 face crops and are only resized; images read from files (CK+, emotion
+    folders) are detected, aligned and cropped like the micro apex frames. Results are cached under
+    ``cache_root()/peng2018/macro/`` keyed by the images and these parameters.
+    """
+    from tqdm.auto import tqdm
+
+    from ..data import load_image
+    from ..paths import cache_root
+    from ..preprocess import align_image
+    from ..results import params_hash
+
+    size = int(size)
+    if size < 32:
+        raise ValueError(f"prepare_macro_images: size={size}; the ResNet-10 needs at least 32 pixels.")
+    key = params_hash({"version": 1, "size": size, "detector": detector, "crop": crop, "margin": margin,
+                       "ids": table["image_id"].astype(str).tolist(),
+                       "paths": [str(p) if isinstance(p, str) else "" for p in table["path"]]})
+    path = cache_root() / "peng2018" / "macro" / f"{key}.npz"
+    if cache and path.exists():
+        return np.load(path)["images"]
+    out = np.zeros((len(table), size, size), np.uint8)
+    found = 0
+    for i, (_, row) in enumerate(tqdm(table.iterrows(), total=len(table), desc="macro faces", disable=not progress)):
+        pixels = row.get("pixels")
+        if isinstance(pixels, str) and pixels:
+            out[i] = load_image(row, color=False, size=size)
+            found += 1
+        else:
+            img = load_image(row, color=False)
+            out[i], _, ok = align_image(img, (size, size), detector=detector, crop=crop, margin=margin)
+            found += int(ok)
+    if cache:
+        import os
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez_compressed(tmp, images=out)
+        os.replace(tmp, path)
+    return out
+
+
+def random_test_split(labels: Sequence[int], test_fraction: float = 0.1, seed: int = 0, name: str = "random 90/10"):
+    """The macro stage's split (Sec. III-B: "randomly selected 1/10 of the new dataset as test set"),
+    stratified by class. Not subject-wise (FER2013 has no subject ids; the paper's split mixes subjects), so
+    the macro test accuracy is optimistic; it only checks the first transfer step.
+    """
+    from sklearn.model_selection import train_test_split
+
+    from ..data import Fold
+
+    labels = np.asarray(labels)
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"random_test_split: test_fraction={test_fraction}; expected 0 < value < 1.")
+    idx = np.arange(labels.size)
+    train, test = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=labels)
+    return Fold(name, np.sort(train), np.sort(test), subject_disjoint=False)
+
+
+# ==================================================================================================
+# Model inputs and batch augmentation for the shared training loop
+# ==================================================================================================
+class ImageInputs:
+    """Model input of clip/image ``i``: the grey uint8 image repeated on 3 channels as a float tensor in [0, 255].
+
+    The cvgj ResNet-10 normalises its input with its first BatchNorm (``data_bn``) instead of subtracting a
+    mean image (REFERENCE.md §3), so no further scaling is done. Grey is repeated to 3 channels so that
+    ImageNet (colour) weights fit the first convolution.
+    """
+
+    def __init__(self, images: np.ndarray, channels: int = 3):
+        images = np.asarray(images)
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise ValueError(f"ImageInputs expects grey uint8 images (N, H, W), got {images.dtype} {images.shape}.")
+        self.images, self.channels = images, int(channels)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __call__(self, i: int):
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(self.images[i])).float()[None]
+        return x.expand(self.channels, -1, -1).contiguous()
+
+
+@dataclass(frozen=True)
+class BatchAugment:
+    """Training-time augmentation of a batch (B, C, H, W) of float images in [0, 255] inside :func:`fit`:
+    :class:`PengAugment` on each image, then (CDE) a random corner crop to ``crop`` pixels.
+
+    Random numbers come from torch's global generator, which :func:`mer_utils.training.cross_validate` seeds
+    per fold, so every fold is reproducible and independent of the fold order.
+    """
+
+    augment: PengAugment | None = None
+    crop: int | None = None
+
+    def __call__(self, x):
+        import torch
+
+        seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        rng = np.random.default_rng(seed)
+        arr = x.detach().permute(0, 2, 3, 1).clamp(0, 255).round().to(torch.uint8).cpu().numpy()
+        if self.augment is not None:
+            arr = self.augment(arr, rng=rng, batch=True)
+        if self.crop is not None:
+            arr = random_corner_crop(arr, int(self.crop), rng=rng)
+        return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float().to(x.device)
+
+
+# ==================================================================================================
+# One training stage of the transfer chain, as a per-fold method of the shared CV runner
+# ==================================================================================================
+INITS = ("scratch", "imagenet", "checkpoint")
+
+
+@dataclass(frozen=True)
+class PengStage:
+    """One fine-tuning stage of Sec. III (macro stage, HDE or CDE) as a ``fit_predict(fold, train_idx, test_idx,
+    fold_dir)`` callable for :func:`mer_utils.training.cross_validate`.
+
+    Per fold: build the ResNet-10, initialise it (``init``: ``"scratch"`` = random, ``"imagenet"`` = the
+    weights file ``init_path`` when it loads, ``"checkpoint"`` = a previous stage's ``model.pt``, i.e. the
+    macro -> micro transfer), balance the training clips by :func:`balanced_resample` (``per_class``; ``None``
+    = up to the largest class), train with SGD (momentum) and a StepLR schedule through the shared
+    :func:`mer_utils.training.fit` with :class:`BatchAugment`, save ``model.pt`` in the fold folder (reused when
+    present: checkpoint-if-present, else train) and predict the test clips. No epoch is chosen on test data:
+    the last epoch is used, as the paper reports results "after 50 epochs".
+
+    The settings are dataclass fields (hashed into the result folder); the data are bound with :meth:`bind`.
+    With ``crop`` set (CDE), training images are random corner crops and test images the centre crop of the
+    ``test_data`` bound (pass the centre-cropped arrays there).
+    """
+
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    step_size: int = 20
+    gamma: float = 0.1
+    per_class: int | None = None
+    augment: PengAugment | None = None
+    crop: int | None = None
+    init: str = "scratch"
+    init_path: str | None = None
+    keep_head: bool = True
+
+    def __post_init__(self):
+        if self.init not in INITS:
+            raise ValueError(f"PengStage.init={self.init!r}: expected one of {INITS}.")
+        if self.init == "checkpoint" and not self.init_path:
+            raise ValueError("PengStage(init='checkpoint') needs init_path (the macro stage's model.pt).")
+
+    # data and run context are not settings: kept out of the dataclass fields (and so out of the hash)
+    def bind(self, train_data, test_data=None, device="auto", progress: bool = True) -> "PengStage":
+        """Attach the prepared datasets (``ClipDataset``) and the device; returns ``self``."""
+        object.__setattr__(self, "_train_data", train_data)
+        object.__setattr__(self, "_test_data", test_data if test_data is not None else train_data)
+        object.__setattr__(self, "_device", device)
+        object.__setattr__(self, "_progress", progress)
+        return self
+
+    def build_model(self, num_classes: int):
+        """A fresh ResNet-10 with this stage's initialisation; returns ``(model, message)``."""
+        import torch
+
+        from ..models.peng2018 import ResNet10, load_imagenet_weights, replace_classifier
+
+        model = ResNet10(num_classes)
+        if self.init == "imagenet":
+            return model, load_imagenet_weights(model, self.init_path).message
+        if self.init == "checkpoint":
+            payload = torch.load(self.init_path, map_location="cpu", weights_only=False)
+            state = payload.get("state_dict", payload)
+            own = model.state_dict()
+            usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+            if not self.keep_head:
+                usable = {k: v for k, v in usable.items() if not k.startswith("fc.")}
+            model.load_state_dict(usable, strict=False)
+            if "fc.weight" not in usable:
+                replace_classifier(model, num_classes)
+            return model, f"initialised {len(usable)} tensors from {self.init_path}"
+        return model, "random initialisation"
+
+    def train_config(self):
+        """The :class:`mer_utils.training.TrainConfig` of this stage (SGD + momentum, StepLR per epoch)."""
+        from functools import partial
+
+        import torch
+
+        from ..training import TrainConfig
+
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, optimizer="sgd", lr=self.lr,
+                           momentum=self.momentum, weight_decay=self.weight_decay,
+                           scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=self.step_size,
+                                             gamma=self.gamma),
+                           augment=BatchAugment(self.augment, self.crop) if (self.augment or self.crop) else None,
+                           balance="none", eval_batch_size=64)
+
+    def __call__(self, fold, train_idx, test_idx, fold_dir):
+        import pandas as pd
+        import torch
+
+        from ..device import resolve_device
+        from ..training import fit, load_checkpoint, predict, save_checkpoint
+
+        train_data = getattr(self, "_train_data", None)
+        if train_data is None:
+            raise RuntimeError("PengStage: call .bind(train_data, test_data, device) before cross_validate.")
+        test_data, device = self._test_data, resolve_device(self._device)
+        seed = int(torch.initial_seed()) % (2**31 - 1)  # cross_validate seeds each fold before calling us
+        model, _ = self.build_model(train_data.num_classes)
+        ckpt = Path(fold_dir) / "model.pt"
+        config = self.train_config()
+        if ckpt.exists():
+            extra = load_checkpoint(model, ckpt)
+            history = pd.DataFrame(extra.get("history", []))
+            model = model.to(device)
+        else:
+            labels = train_data.labels
+            idx = np.asarray(train_idx)[balanced_resample(labels[train_idx], self.per_class, seed)]
+            res = fit(model, train_data, idx, config, device=device, seed=seed, progress=self._progress,
+                      desc=f"{fold.name}")
+            model, history = res.model, res.history
+            save_checkpoint(model, ckpt, history=history.to_dict(orient="records"), best_epoch=res.best_epoch,
+                            n_train_resampled=int(idx.size))
+        pred, probs, _ = predict(model, test_data, test_idx, 64, device, config.amp)
+        return {"pred": pred, "scores": probs, "history": history}

@@ -248,3 +248,39 @@ def plot_magnification_grid(stack: np.ndarray, factors: Sequence[float], frame_p
         ax.set_xticks([]), ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+def run_aman(table: pd.DataFrame, bank: torch.Tensor, backbone: nn.Module | None, *, notebook: str,
+             dataset: str, protocol: str, level: str, config: TrainConfig, use_ma: bool = True,
+             use_fa: bool = True, n_frames: int | None = None, k: int | None = None,
+             params: dict | None = None, class_names: Sequence[str] | None = None, seed: int = 0,
+             device: Any = "auto", data_source: str | None = None, progress: bool = True,
+             max_folds: int | None = None):
+    """LOSO cross-validation of AMAN on a feature bank (the shared runner: resumable, stored, pooled metrics).
+
+    ``n_frames`` / ``k`` keep the first n frames / the first k factors of the bank, so one preprocessing
+    run at the largest n and k serves the ablations of Table 1 and Fig. 3. The model of every fold is
+    saved so :func:`attention_table` can read its attention weights.
+    """
+    from ..data import leave_one_subject_out
+    from ..training import TorchMethod, cross_validate
+
+    sub = bank
+    if n_frames is not None:
+        if not 1 <= n_frames <= bank.shape[1]:
+            raise ValueError(f"n_frames={n_frames}: the bank holds {bank.shape[1]} frames per clip.")
+        sub = sub[:, :n_frames]
+    if k is not None:
+        if not 1 <= k <= bank.shape[2]:
+            raise ValueError(f"k={k}: the bank holds {bank.shape[2]} magnification factors per frame.")
+        sub = sub[:, :, :k]
+    data = aman_dataset(table, sub.contiguous(), class_names)
+    method = TorchMethod(aman_factory(backbone, level, use_ma, use_fa), config, save_model=True)
+    name = "AMAN (" + "+".join(m for m, on in (("MA", use_ma), ("FA", use_fa)) if on) + ")" if (use_ma or use_fa) \
+        else "AMAN (no attention)"
+    run_params = {**(params or {}), "level": level, "use_ma": use_ma, "use_fa": use_fa,
+                  "n_frames": int(sub.shape[1]), "k": int(sub.shape[2])}
+    return cross_validate(method, data, leave_one_subject_out(table), notebook=notebook, dataset=dataset,
+                          protocol=protocol, method_name=name, params=run_params, class_names=class_names,
+                          seed=seed, device=device, data_source=data_source, progress=progress,
+                          max_folds=max_folds)

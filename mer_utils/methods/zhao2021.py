@@ -128,3 +128,53 @@ def input_images(prepared: Any, kind: str) -> np.ndarray:
     if a.ndim != 4 or a.shape[-1] != 3:
         raise ValueError(f"{name}: expected (N, H, W, 3) images, got {a.shape}.")
     return np.ascontiguousarray(a.transpose(0, 3, 1, 2))
+
+
+def prepare_inputs(table, size: int, n_key: int = 5, flows: Sequence[str] = ("farneback", "tvl1"),
+                   flow_size: int | None = None, progress: bool = True, workers: int | None = None, **params):
+    """Run the shared ``zhao2021`` recipe (segment eq. 1–2, dlib landmarks and crop, key frames eq. 3–4, ARS eq. 5,
+    RRS eq. 6–7, optional flow images) at ``size`` x ``size``; returns :class:`mer_utils.preprocess.Prepared`.
+
+    ``flow_size`` (default: ``min(size, 160)``, the recipe's) is where the flow is computed before resizing.
+    """
+    from mer_utils.preprocess import prepare
+
+    flows = tuple(flows)
+    p = {"size": (int(size), int(size)), "n_key": int(n_key), "flows": flows,
+         "flow_size": int(flow_size or min(int(size), 160)), **params}
+    return prepare("zhao2021", table, params=p, progress=progress, workers=workers)
+
+
+def cropnet_loso(table, images: np.ndarray, factory: CropNetFactory, config, *, notebook: str, dataset: str,
+                 protocol: str, method_name: str, params: dict | None = None, seed: int = 0, device: Any = "auto",
+                 data_source: str | None = None, progress: bool = True, max_folds: int | None = None):
+    """One leave-one-subject-out run of CropNet on ``images`` ``(N, 3, S, S)`` uint8 (row i = ``table`` row i)
+    with the shared resumable CV runner; returns its :class:`~mer_utils.training.CVResult` (pooled metrics,
+    per-clip predictions, result folder). The protocol's full class list comes from ``table.attrs["classes"]``
+    when present."""
+    from mer_utils.data import leave_one_subject_out
+    from mer_utils.training import ClipDataset, TorchMethod, cross_validate
+
+    classes = table.attrs.get("classes")
+    data = ClipDataset(table.reset_index(drop=True), images, class_names=classes)
+    folds = leave_one_subject_out(table.reset_index(drop=True))
+    return cross_validate(TorchMethod(factory, config), data, folds, notebook=notebook, dataset=dataset,
+                          protocol=protocol, method_name=method_name, params=params, class_names=data.class_names,
+                          seed=seed, device=device, data_source=data_source, progress=progress, max_folds=max_folds)
+
+
+def compare_runs(paper_rows, runs: dict, label: str = "this run"):
+    """Paper rows beside this run's numbers, one run per paper method: ``runs`` maps a paper ``method`` name to a
+    :func:`mer_utils.evaluation.summarize` dict (``CVResult.metrics``). Methods without a run are left out."""
+    import pandas as pd
+
+    from mer_utils.results import compare_to_paper
+
+    parts = [compare_to_paper(paper_rows[paper_rows["method"] == m], summary, label) for m, summary in runs.items()]
+    if not parts:
+        raise ValueError("compare_runs: no runs given.")
+    missing = [m for m in runs if m not in set(paper_rows["method"])]
+    if missing:
+        raise KeyError(f"compare_runs: {missing} are not methods of this paper table; it has "
+                       f"{sorted(set(paper_rows['method']))}.")
+    return pd.concat(parts, ignore_index=True)

@@ -142,10 +142,8 @@ def _r(x, nd=3):
 def _gt_record(ctx: Context, plan: P.ClipPlan, renderer: ClipRenderer, extra: dict | None = None) -> dict:
     """The ground-truth sidecar of one clip (see module docstring of :mod:`mer_utils.data.synthetic`)."""
     first = plan.first_frame
-    on_i = int(np.clip(plan.onset - first, 0, plan.n_frames - 1))
     ev = plan.events[0]
-    ap_t = ev.apex
-    ap_i = int(np.clip(round(ap_t * plan.fps), 0, plan.n_frames - 1))
+    on_i, ap_i, off_i = (int(np.clip(round(t * plan.fps), 0, plan.n_frames - 1)) for t in (ev.onset, ev.apex, ev.offset))
     rec = {
         "generator": "mer_utils.data.synthetic", "version": GENERATOR_VERSION, "size": ctx.size, "seed": ctx.seed,
         "dataset": plan.dataset, "subject": plan.subject, "subject_folder": plan.folder_subject, "clip": plan.clip,
@@ -154,7 +152,8 @@ def _gt_record(ctx: Context, plan: P.ClipPlan, renderer: ClipRenderer, extra: di
         "micro": plan.micro, "aus": [{"token": t, "intensity": round(float(a), 5)}
                                      for t, a in zip(plan.tokens, plan.intensities)],
         "fps": plan.fps, "first_frame": first, "last_frame": plan.last_frame, "n_frames": plan.n_frames,
-        "onset": plan.onset, "apex": first + ap_i, "offset": plan.offset,
+        "onset": plan.onset, "apex": plan.apex, "offset": plan.offset,  # as annotated (written in the files)
+        "true_onset": first + on_i, "true_apex": first + ap_i, "true_offset": first + off_i,
         # events[0] is the labelled expression; any later event is a label-independent distractor movement
         "events": [{"tokens": e.tokens, "intensities": _r(e.intensities, 5), "onset_s": round(e.onset, 5),
                     "apex_s": round(e.apex, 5), "offset_s": round(e.offset, 5), "hold_s": round(e.hold, 5)}
@@ -178,7 +177,7 @@ def _save_gt(ctx: Context, layout: str, rec: dict, index_extra: dict | None = No
     (folder / f"{name}.json").write_text(json.dumps(rec, separators=(",", ":")))
     row = {k: rec[k] for k in ("dataset", "subject", "subject_folder", "clip", "clip_uid", "emotion",
                                "canonical_emotion", "objective_class", "micro", "fps", "onset", "apex", "offset",
-                               "first_frame", "last_frame")}
+                               "true_onset", "true_apex", "true_offset", "first_frame", "last_frame")}
     row["aus"] = "+".join(a["token"] for a in rec["aus"])
     row["intensity"] = max([a["intensity"] for a in rec["aus"]], default=0.0)
     row["json"] = str((folder / f"{name}.json").relative_to(ctx.folder(layout)))
@@ -280,14 +279,18 @@ def plan_casme2(ctx: Context) -> list:
             identity = f"casme2/{sub}"
             if clip == "EP12_01f" and not spec.clips:
                 emotion = canonical = "disgust"
+            jit = P.annotation_jitter(rng, fps)
             tokens, intens, cls, ev, n, apex_off = _micro_event(rng, ctx, identity, canonical, fps, objective,
-                                                                max_s=spec.extra.get("max_s"))
-            onset = int(rng.integers(10, 200))
-            nz = draw_nuisance(rng, n / fps)
+                                                                max_s=spec.extra.get("max_s"), start_s=jit[0] / fps)
+            first = int(rng.integers(10, 200))  # frames on disk: the annotated onset .. offset
+            n_frames = jit[0] + n + jit[2]
+            true = (first + jit[0], first + jit[0] + apex_off, first + jit[0] + n - 1)
+            on, ap, off = P.annotate(true, jit, first, first + n_frames - 1)
+            nz = draw_nuisance(rng, n_frames / fps)
             in_coding = ci < len(labels[s])
             events = [ev] + [e for e in [distractor(rng, ctx, identity, ev, tokens)] if e is not None]
-            p = P.ClipPlan("casme2", sub, sub, clip, emotion, canonical, tokens, intens, cls, fps, onset, n, onset,
-                           onset + apex_off, onset + n - 1, events, nz, int(rng.integers(2**31)), identity,
+            p = P.ClipPlan("casme2", sub, sub, clip, emotion, canonical, tokens, intens, cls, fps, first, n_frames,
+                           on, ap, off, events, nz, int(rng.integers(2**31)), identity,
                            extra={"in_coding": in_coding, "subject_index": si})
             plans.append(p)
     # Quirks: apex '/' (sub04/EP12_01f), apex == onset (sub05/EP09_05f), one missing frame.
@@ -408,8 +411,10 @@ def plan_samm(ctx: Context) -> list:
             nz = draw_nuisance(rng, n_frames / fps)
             last = first + n_frames - 1
             pad = 5 if last >= 10000 or rng.random() < 0.6 else 4
+            on, ap, off = P.annotate((onset, onset + apex_off, onset + n - 1), P.annotation_jitter(rng, fps), first,
+                                     first + n_frames - 1)
             p = P.ClipPlan("samm", sub, sub, clip, emotion, canonical, tokens, intens, cls, fps, first, n_frames,
-                           onset, onset + apex_off, onset + n - 1, events, nz, int(rng.integers(2**31)), identity,
+                           on, ap, off, events, nz, int(rng.integers(2**31)), identity,
                            extra={"inducement": ind, "pad": pad, "subject_index": si})
             plans.append(p)
     for p in plans:
@@ -494,8 +499,10 @@ def plan_smic(ctx: Context) -> dict:
             events = [ev] + [e for e in [distractor(rng, ctx, identity, ev, tokens)] if e is not None]
             nz = draw_nuisance(rng, n_e / fps)
             seed = int(rng.integers(2**31))
+            on, ap, off = P.annotate((onset, onset + apex_off, onset + n - 1), P.annotation_jitter(rng, fps),
+                                     first_e + e_lead, first_e + e_lead + lead + n + tail - 1)
             common = dict(canonical=canonical, tokens=tokens, intensities=intens, objective_class=cls, fps=fps,
-                          onset=onset, apex=onset + apex_off, offset=onset + n - 1, nuisance=nz, seed=seed,
+                          onset=on, apex=ap, offset=off, nuisance=nz, seed=seed,
                           identity=identity)
             e_plan = P.ClipPlan("smic_hs_e", f"s{s:02d}", f"s{s:02d}", clip, emotion, first_frame=first_e,
                                 n_frames=n_e, events=events, extra={"subject_index": si, "subject_number": s},
@@ -525,7 +532,7 @@ def plan_smic(ctx: Context) -> dict:
         for p in chosen:
             rng = P.rng_for(ctx.seed, "smic_vis", p.clip)
             vfps = 25.0
-            t0 = p.events[0].onset - (p.onset - p.first_frame) / p.fps  # HS raw window start, in HS-E seconds
+            t0 = p.extra["e_offset"] / p.fps  # the HS raw window's start, in HS-E seconds
             dur = p.n_frames / p.fps
             n_v = max(4, int(round(dur * vfps)))
             ev_v = [Event(e.tokens, e.intensities, e.onset - t0, e.apex - t0, e.offset - t0) for e in p.events]
@@ -645,13 +652,17 @@ def plan_casme(ctx: Context) -> list:
         for (emotion, canonical, objective), clip in zip(labels[s], names):
             rng = P.rng_for(ctx.seed, "casme", sub, clip)
             identity = f"casme/{sub}"
-            tokens, intens, cls, ev, n, apex_off = _micro_event(rng, ctx, identity, canonical, fps, objective)
-            onset = int(rng.integers(1, 120))
+            jit = P.annotation_jitter(rng, fps)
+            tokens, intens, cls, ev, n, apex_off = _micro_event(rng, ctx, identity, canonical, fps, objective,
+                                                                start_s=jit[0] / fps)
+            first = int(rng.integers(1, 120))
+            n_frames = jit[0] + n + jit[2]
+            true = (first + jit[0], first + jit[0] + apex_off, first + jit[0] + n - 1)
+            on, ap, off = P.annotate(true, jit, first, first + n_frames - 1)
             events = [ev] + [e for e in [distractor(rng, ctx, identity, ev, tokens)] if e is not None]
-            p = P.ClipPlan("casme", sub, sub, clip, emotion, canonical, tokens, intens, cls, fps, onset, n, onset,
-                           onset + apex_off, onset + n - 1, events, draw_nuisance(rng, n / fps),
-                           int(rng.integers(2**31)), identity,
-                           extra={"subject_index": si, "apex2": (onset + apex_off + 2) if rng.random() < 0.1 else None})
+            p = P.ClipPlan("casme", sub, sub, clip, emotion, canonical, tokens, intens, cls, fps, first, n_frames, on,
+                           ap, off, events, draw_nuisance(rng, n_frames / fps), int(rng.integers(2**31)), identity,
+                           extra={"subject_index": si, "apex2": min(ap + 2, off) if rng.random() < 0.1 else None})
             plans.append(p)
     return plans
 
@@ -729,9 +740,10 @@ def plan_casme_sq(ctx: Context) -> list:
                     d = distractor(rng, ctx, identity, ev, tokens)
                     if d is not None:
                         distractors.append(d)
+                true = tuple(1 + int(round(x * fps)) for x in (ev.onset, ev.apex, ev.offset))
+                on, ap, off = P.annotate(true, P.annotation_jitter(rng, fps), 1, 10**9)
                 exprs.append({"kind": kind, "tokens": tokens, "intensities": intens, "objective_class": cls,
-                              "event": ev, "onset": 1 + int(round(ev.onset * fps)),
-                              "apex": 1 + int(round(ev.apex * fps)), "offset": 1 + int(round(ev.offset * fps)),
+                              "event": ev, "onset": on, "apex": ap, "offset": off,
                               "self_report": str(rng.choice(reports))})
                 t = ev.offset + float(rng.uniform(0.6, 1.4))
             n_frames = int(round((t + 1.0) * fps))

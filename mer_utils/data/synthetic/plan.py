@@ -28,7 +28,7 @@ from .render import Event, Nuisance, draw_nuisance
 
 #: Apex intensity ranges (largest landmark displacement, in inter-ocular distances) of micro- and
 #: macro-expressions. Micro: a few percent of the IOD; macro: several times larger.
-MICRO_INTENSITY = (0.012, 0.03)
+MICRO_INTENSITY = (0.01, 0.025)
 MACRO_INTENSITY = (0.13, 0.22)
 
 
@@ -219,6 +219,23 @@ def draw_timing(rng: np.random.Generator, fps: float, style=None, macro: bool = 
     frac = float(np.clip((style.apex_position if style is not None else 0.4) + rng.normal(0, 0.08), 0.2, 0.7))
     apex = int(np.clip(round(frac * n), 1, n - 2))
     return n, apex
+
+
+def annotation_jitter(rng: np.random.Generator, fps: float) -> tuple[int, int, int]:
+    """How far a human coder's frame numbers are from the true ones, in frames: the onset is marked up to
+    15 ms early, the apex within ±15 ms, the offset up to 25 ms late. Returns (early onset, apex shift,
+    late offset)."""
+    r_on, r_ap, r_off = (max(0, int(round(x * fps))) for x in (0.015, 0.015, 0.025))
+    return (int(rng.integers(0, r_on + 1)), int(rng.integers(-r_ap, r_ap + 1)), int(rng.integers(0, r_off + 1)))
+
+
+def annotate(true: tuple, jitter: tuple, first: int, last: int) -> tuple[int, int, int]:
+    """Annotated (onset, apex, offset) frame numbers from the true ones and a coder's jitter."""
+    on, ap, off = true
+    a_on = max(first, on - jitter[0])
+    a_off = min(last, off + jitter[2])
+    a_ap = int(np.clip(ap + jitter[1], a_on + 1, max(a_on + 1, a_off - 1)))
+    return a_on, a_ap, a_off
 
 
 def unilateralise(rng: np.random.Generator, tokens: list, style) -> list:
