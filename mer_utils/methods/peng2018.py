@@ -512,3 +512,120 @@ class PengStage:
                             n_train_resampled=int(idx.size))
         pred, probs, _ = predict(model, test_data, test_idx, 64, device, config.amp)
         return {"pred": pred, "scores": probs, "history": history}
+
+
+# ==================================================================================================
+# Profiles, running a stage, and the paper's tables
+# ==================================================================================================
+#: Notebook settings per profile. ``full`` = the paper (Sec. III-B/C); ``quick`` / ``ci`` shrink the image
+#: size, the resampled class sizes and the epochs so that the whole chain runs on a CPU in minutes.
+#: ``*_per_class`` = images per class after resampling (None = up to the largest class);
+#: ``cde_folds_per_dataset`` = None runs every LOSO fold, k keeps the first k test subjects of each dataset.
+PROFILES = {
+    "full": {"image_size": 224, "macro_per_class": 5000, "macro_epochs": 100, "macro_batch": 50, "macro_lr": 0.01,
+             "macro_step": 20, "hde_per_class": 200, "hde_epochs": 50, "hde_batch": 100, "hde_lr": 1e-4,
+             "hde_step": 10, "cde_epochs": 50, "cde_batch": 10, "cde_lr": 1e-3, "cde_step": 20,
+             "cde_weight_decay": 0.05, "cde_folds_per_dataset": None, "ablation": True},
+    "quick": {"image_size": 48, "macro_per_class": 100, "macro_epochs": 3, "macro_batch": 25, "macro_lr": 0.01,
+              "macro_step": 2, "hde_per_class": 30, "hde_epochs": 5, "hde_batch": 15, "hde_lr": 1e-3,
+              "hde_step": 3, "cde_epochs": 3, "cde_batch": 10, "cde_lr": 1e-3, "cde_step": 2,
+              "cde_weight_decay": 0.05, "cde_folds_per_dataset": None, "ablation": True},
+    "ci": {"image_size": 32, "macro_per_class": 20, "macro_epochs": 1, "macro_batch": 25, "macro_lr": 0.01,
+           "macro_step": 1, "hde_per_class": 8, "hde_epochs": 1, "hde_batch": 20, "hde_lr": 1e-3, "hde_step": 1,
+           "cde_epochs": 1, "cde_batch": 10, "cde_lr": 1e-3, "cde_step": 1, "cde_weight_decay": 0.05,
+           "cde_folds_per_dataset": 1, "ablation": True},
+}
+
+
+def cde_resize(image_size: int) -> int:
+    """Side of the CDE images before the random corner crop: 240 for 224 (Sec. III-C), the same ratio otherwise."""
+    return int(round(image_size * 240 / 224))
+
+
+def make_stage(task: str, settings, init: str = "scratch", init_path=None) -> PengStage:
+    """The :class:`PengStage` of ``task`` (``"macro"``, ``"hde"``, ``"cde"``) from resolved profile ``settings``
+    (an object or dict with the keys of :data:`PROFILES`)."""
+    s = settings if isinstance(settings, dict) else vars(settings)
+    if task == "macro":
+        return PengStage(s["macro_epochs"], s["macro_batch"], s["macro_lr"], 0.9, 0.0, s["macro_step"], 0.1,
+                         s["macro_per_class"], MACRO_AUGMENT, None, init, None if init_path is None else str(init_path))
+    if task == "hde":
+        return PengStage(s["hde_epochs"], s["hde_batch"], s["hde_lr"], 0.9, 0.0, s["hde_step"], 0.5,
+                         s["hde_per_class"], HDE_AUGMENT, None, init, None if init_path is None else str(init_path))
+    if task == "cde":
+        return PengStage(s["cde_epochs"], s["cde_batch"], s["cde_lr"], 0.9, s["cde_weight_decay"], s["cde_step"], 0.1,
+                         None, None, int(s["image_size"]), init, None if init_path is None else str(init_path))
+    raise ValueError(f"make_stage: task={task!r}; expected 'macro', 'hde' or 'cde'.")
+
+
+def run_stage(stage: PengStage, train_data, folds, *, test_data=None, device="auto", progress: bool = True,
+              **cv_kwargs):
+    """Bind ``stage`` to the data and run it over ``folds`` with the shared :func:`cross_validate` (result
+    store, resume of finished folds, per-fold seeds). ``cv_kwargs`` go to ``cross_validate`` (``notebook``,
+    ``dataset``, ``protocol``, ``method_name``, ``params``, ``seed``, ``data_source``...)."""
+    from ..training import CallableMethod, cross_validate
+
+    stage.bind(train_data, test_data, device, progress)
+    return cross_validate(CallableMethod(stage), train_data, folds, device=device, progress=progress, **cv_kwargs)
+
+
+def stage_checkpoint(cv) -> Path:
+    """The ``model.pt`` of a one-fold stage run (the macro stage), to initialise the next stage."""
+    paths = sorted(Path(cv.run_dir).glob("folds/*/model.pt"))
+    if len(paths) != 1:
+        raise FileNotFoundError(f"{cv.run_dir}: expected one fold checkpoint (folds/*/model.pt), found {len(paths)}.")
+    return paths[0]
+
+
+def select_folds(folds, table, per_dataset: int | None):
+    """Keep the first ``per_dataset`` LOSO folds of each dataset (all when ``None``); for the tiny ``ci`` profile."""
+    if per_dataset is None:
+        return list(folds)
+    counts, keep = {}, []
+    ds = table["dataset"].to_numpy()
+    for f in folds:
+        d = ds[np.asarray(f.test)[0]]
+        if counts.get(d, 0) < per_dataset:
+            keep.append(f)
+            counts[d] = counts.get(d, 0) + 1
+    return keep
+
+
+def confusion_percent(predictions, classes: Sequence[str] = OBJECTIVE_CLASSES, fold: str | None = None):
+    """Row-normalised confusion matrix in percent (the paper's Tables II-III) as a DataFrame (rows = true)."""
+    import pandas as pd
+
+    from ..evaluation import confusion
+
+    p = predictions if fold is None else predictions[predictions["fold"] == fold]
+    if len(p) == 0:
+        raise ValueError(f"confusion_percent: no predictions for fold {fold!r}.")
+    m = confusion(p["true"].to_numpy(), p["pred"].to_numpy(), list(range(len(classes))), normalize="true") * 100
+    return pd.DataFrame(m, index=pd.Index(classes, name="true"), columns=pd.Index(classes, name="pred"))
+
+
+def hde_scores(cv) -> "pd.DataFrame":
+    """WAR and UAR of each HDE fold and their mean (the paper's Table IV averages the two folds), plus the
+    pooled score of both folds for reference."""
+    import pandas as pd
+
+    from ..evaluation import compute_metrics, per_fold_metrics
+
+    k = len(cv.class_names)
+    pf = per_fold_metrics(cv.predictions, k)[["fold", "war", "uar", "uf1", "n"]]
+    mean = {"fold": "mean of the two folds (Table IV)", **pf[["war", "uar", "uf1"]].mean().to_dict(), "n": pf["n"].sum()}
+    pooled = {"fold": "pooled (both folds)", **compute_metrics(cv.predictions["true"], cv.predictions["pred"],
+                                                               list(range(k)))}
+    return pd.concat([pf, pd.DataFrame([mean, pooled])[pf.columns]], ignore_index=True)
+
+
+def cde_scores(cv) -> "pd.DataFrame":
+    """Accuracy (WAR) and F1 (UF1) of the CDE LOSO run on SAMM, CASME II (Tables V-VI) and the composite
+    (Table VII); per-dataset scores come from the composite run's predictions (pooled over its folds)."""
+    import pandas as pd
+
+    m = cv.metrics
+    rows = [{"dataset": d, **{k: m["per_dataset"][d][k] for k in ("war", "uf1", "uar", "n")}}
+            for d in ("samm", "casme2") if d in m.get("per_dataset", {})]
+    rows.append({"dataset": "composite", **{k: m["pooled"][k] for k in ("war", "uf1", "uar", "n")}})
+    return pd.DataFrame(rows)

@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..models.reddy2019 import PAPER_KERNEL_SIZE, build_model
+from ..models.reddy2019 import PAPER_KERNEL_SIZE, TABLE_IX_KERNEL_SIZES, build_model
 from ..training import ClipDataset, FoldOutput, TorchMethod, TrainConfig
 
 __all__ = [
@@ -291,3 +291,181 @@ def saliency_region_shares(saliency: np.ndarray, boxes: dict[str, tuple[float, f
     df = pd.DataFrame(rows, columns=["region", "saliency_share", "area_share"])
     df["ratio"] = df["saliency_share"] / df["area_share"].where(df["area_share"] > 0)
     return df
+
+
+# ------------------------------------------------------------------------------------------ experiments
+#: Split names used by the notebook: the paper's single random split, and the honest protocol.
+SPLITS = ("random_80_20", "loso")
+
+#: Profiles of notebook 30 (``ci`` tiny, ``quick`` CPU default, ``full`` = the paper's settings).
+PROFILES = {
+    "ci": {"epochs": 1, "batch_size": 8, "lr": 0.01, "smic_frames": 18, "casme_sq_frames": 24,
+           "kernel_grid": ["3x3x3", "3x3x15"], "grid_splits": ["random_80_20"], "last_epochs": 1, "max_folds": 2,
+           "saliency_clips": 2, "synthetic_size": "quick"},
+    "quick": {"epochs": 8, "batch_size": 8, "lr": 0.01, "smic_frames": 18, "casme_sq_frames": 24,
+              "kernel_grid": ["3x3x3", "3x3x15", "5x5x7", "7x7x19"], "grid_splits": ["random_80_20"],
+              "last_epochs": 5, "max_folds": None, "saliency_clips": 3, "synthetic_size": "quick"},
+    "full": {"epochs": 100, "batch_size": 8, "lr": 0.01, "smic_frames": 18, "casme_sq_frames": 96,
+             "kernel_grid": [kernel_label(k) for k in TABLE_IX_KERNEL_SIZES], "grid_splits": ["random_80_20", "loso"],
+             "last_epochs": 10, "max_folds": None, "saliency_clips": 4, "synthetic_size": "paper"},
+}
+
+
+def make_folds(table: pd.DataFrame, split: str, seed: int = 0):
+    """``"random_80_20"``: the paper's single random split (subject-overlapping; Section IV-A) or ``"loso"``."""
+    from ..data import leave_one_subject_out, random_split_80_20
+
+    if split == "random_80_20":
+        return random_split_80_20(table, seed=seed)
+    if split == "loso":
+        return leave_one_subject_out(table)
+    raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
+
+
+def run_experiment(prep, model: str, split: str, *, dataset: str, protocol: str, frames: int,
+                   kernel: Sequence[int] = PAPER_KERNEL_SIZE, epochs: int = 100, batch_size: int = 8, lr: float = 0.01,
+                   seed: int = 0, device="auto", max_folds: int | None = None, notebook: str = "30_reddy2019_3d_cnn",
+                   data_source: str | None = None, extra_params: dict | None = None, progress: bool = True):
+    """Train and test one model under one split with the shared CV runner (resumable result store).
+
+    The preprocessing settings (``frames``, the recipe's parameter key) and the profile values go into the run
+    parameters, so a changed setting starts a fresh result folder. Only LOSO folds are subject-disjoint; the
+    80/20 split is run with ``subject_wise=False`` and recorded as such.
+    """
+    from ..training import cross_validate
+
+    folds = make_folds(prep.table, split, seed)
+    data = ClipDataset(prep.table, model_inputs(prep, model))
+    method = ReddyTorchMethod(ModelFactory(model, int(frames), tuple(int(k) for k in kernel)),
+                              authors_config(epochs, batch_size, lr))
+    params = {"split": split, "frames": int(frames), "kernel": kernel_label(kernel),
+              "recipe_key": prep.report.params_key, "max_folds": max_folds, **(extra_params or {})}
+    return cross_validate(method, data, folds, notebook=notebook, dataset=dataset, protocol=f"{protocol}-{split}",
+                          method_name=f"{model} {kernel_label(kernel)}", params=params, seed=seed, device=device,
+                          data_source=data_source, subject_wise=(split != "random_80_20"), progress=progress,
+                          max_folds=max_folds)
+
+
+def run_summary(res, last: int = 10) -> dict:
+    """The numbers of one run for Tables V and VIII.
+
+    ``acc`` / ``uf1`` / ``uar``: pooled over the folds, last epoch (no selection). ``acc_best_epoch_on_test``: the
+    authors' checkpointing (keep the epoch with the best *test* accuracy) — leaky, shown only to explain the gap.
+    ``test_last_mean/std``: accuracy of the pooled test predictions over the last ``last`` epochs (Table VIII as
+    the paper did it: on the split's test part). ``train_last_mean/std``: training-clip accuracy over the same
+    epochs (mean over folds of the training accuracy measured during each epoch, with dropout active).
+    """
+    from ..evaluation import best_epoch_on_test, compute_metrics
+    from ..training import load_fold_tables
+
+    pooled = res.metrics["pooled"]
+    C = len(res.class_names)
+    epochs_tables = load_fold_tables(res, "test_epochs")
+    leak_pred, _ = best_epoch_on_test(epochs_tables, C, "war")
+    curve = epoch_accuracy(epochs_tables)
+    test_tail = last_epochs_summary(curve, "accuracy", last)
+    hist = pd.concat(res.histories.values()).groupby("epoch")["train_acc"].mean().reset_index()
+    train_tail = last_epochs_summary(hist, "train_acc", last)
+    return {"acc": pooled["war"], "uf1": pooled["uf1"], "uar": pooled["uar"], "n": int(pooled["n"]),
+            "acc_best_epoch_on_test": compute_metrics(leak_pred["true"], leak_pred["pred"], C)["war"],
+            "test_last_mean": test_tail["mean"], "test_last_std": test_tail["std"],
+            "train_last_mean": train_tail["mean"], "train_last_std": train_tail["std"],
+            "folds": len(res.histories) or len(epochs_tables)}
+
+
+def table_v(summaries: dict, paper: pd.DataFrame) -> pd.DataFrame:
+    """Table V beside this run: one row per (dataset, model) with the paper's accuracy, this run's 80/20 accuracy
+    (last epoch, and best epoch chosen on the test part as the authors' checkpoint did) and the LOSO numbers.
+
+    ``summaries``: ``{(dataset, model, split): run_summary(...)}``; ``paper``: ``paper_table("reddy2019", "V")``.
+    """
+    rows = []
+    for (dataset, model, split), s in summaries.items():
+        if split != "random_80_20":
+            continue
+        loso = summaries.get((dataset, model, "loso"), {})
+        p = paper[(paper["dataset"] == dataset) & (paper["model"] == model)]["value"]
+        rows.append({"dataset": dataset, "model": model, "paper (80/20, best epoch)": p.iloc[0] if len(p) else np.nan,
+                     "80/20 last epoch": s["acc"], "80/20 best epoch on test (leaky)": s["acc_best_epoch_on_test"],
+                     "LOSO acc": loso.get("acc", np.nan), "LOSO UF1": loso.get("uf1", np.nan),
+                     "LOSO UAR": loso.get("uar", np.nan)})
+    return pd.DataFrame(rows)
+
+
+def table_viii(summaries: dict, paper: pd.DataFrame, last: int = 10) -> pd.DataFrame:
+    """Table VIII beside this run: mean ± std over the last ``last`` epochs of (a) the 80/20 test part (what the
+    paper calls validation accuracy), (b) the pooled LOSO test clips and (c) the training clips."""
+    def fmt(m, s):
+        return f"{100 * m:.1f} ± {100 * s:.1f}"
+
+    rows = []
+    for (dataset, model, split), s in summaries.items():
+        if split != "random_80_20":
+            continue
+        loso = summaries.get((dataset, model, "loso"))
+        p = paper[(paper["dataset"] == dataset) & (paper["model"] == model)]
+        pm = p[p["metric"] == "war"]["value"]
+        ps = p[p["metric"] == "war_std"]["value"]
+        rows.append({"dataset": dataset, "model": model,
+                     "paper (80/20 validation, epochs 91-100)": fmt(pm.iloc[0], ps.iloc[0]) if len(pm) else "-",
+                     f"80/20 test, last {last} epochs": fmt(s["test_last_mean"], s["test_last_std"]),
+                     f"LOSO test (pooled), last {last} epochs": fmt(loso["test_last_mean"], loso["test_last_std"])
+                     if loso else "-",
+                     f"80/20 training clips, last {last} epochs": fmt(s["train_last_mean"], s["train_last_std"])})
+    return pd.DataFrame(rows)
+
+
+def subject_majority_baseline(table: pd.DataFrame, folds) -> float:
+    """Accuracy of a classifier that sees only *who* is in a clip: it predicts the most frequent label of the
+    same subject's training clips (the overall training majority when the subject is not in training).
+
+    Under LOSO it can only predict the training majority; under a subject-overlapping split it exploits each
+    person's label distribution — the part of an 80/20 score that is identity, not expression."""
+    y = table["label"].to_numpy()
+    s = table["subject_uid"].to_numpy()
+    correct = total = 0
+    for fold in folds:
+        tr, te = np.asarray(fold.train), np.asarray(fold.test)
+        overall = pd.Series(y[tr]).value_counts().sort_index().idxmax()
+        per_subject = pd.DataFrame({"s": s[tr], "y": y[tr]}).groupby("s")["y"].agg(
+            lambda v: v.value_counts().sort_index().idxmax())
+        pred = np.array([per_subject.get(subj, overall) for subj in s[te]])
+        correct += int((pred == y[te]).sum())
+        total += len(te)
+    return correct / total
+
+
+def load_trained(res, factory: ModelFactory, fold: int = 0):
+    """The model trained in fold ``fold`` of a run (its ``model.pt``) and that fold's normaliser (from its
+    ``normalisation.csv``), for the saliency maps of Fig. 4."""
+    from ..training import load_checkpoint
+
+    folders = sorted((res.run_dir / "folds").glob("*"))
+    if not 0 <= fold < len(folders):
+        raise IndexError(f"fold={fold}: the run at {res.run_dir} has {len(folders)} fold folder(s).")
+    model = factory(len(res.class_names))
+    load_checkpoint(model, folders[fold] / "model.pt")
+    stats = pd.read_csv(folders[fold] / "normalisation.csv")
+    norm = GlobalMeanMaxNormaliser()
+    norm.mean, norm.scale = stats["mean"].to_numpy(float), stats["max_minus_mean"].to_numpy(float)
+    return model.eval(), norm
+
+
+def plot_face_rois(prep, i: int, frame: int | None = None, ax=None):
+    """One aligned 64x64 face of clip ``i`` with Reddy et al.'s eye and nose-mouth boxes drawn on it (the regions
+    MicroExpFuseNet's two streams see, resized to 32x32)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    face = np.asarray(prep.arrays["face"][i])
+    t = len(face) // 2 if frame is None else int(frame)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(2.6, 2.6))
+    ax.imshow(face[t], cmap="gray")
+    colours = {"eyes": "tab:red", "nose_mouth": "tab:green"}
+    for name, (x0, y0, x1, y1) in face_roi_boxes(prep, i).items():
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.5, color=colours[name], label=name))
+    ax.set_title(f"{prep.table['clip_uid'].iloc[i].split('/')[-1]}, frame {t}", fontsize=8)
+    ax.legend(fontsize=6, loc="lower right")
+    ax.axis("off")
+    return ax

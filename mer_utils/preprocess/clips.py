@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import cv2
@@ -66,14 +67,19 @@ class ClipSegment:
 
 
 def select(row, start=None, stop=None):
-    """Frame numbers and paths of ``row`` between frame numbers ``start`` and ``stop`` (inclusive)."""
+    """Frame numbers and paths of ``row`` between frame numbers ``start`` and ``stop`` (inclusive), and notes:
+    the loaders' warnings (e.g. a missing frame filled with its neighbour) kept as text instead of printed once
+    per recipe and worker (the loaders already reported them when the table was built)."""
     try:
         from mer_utils.data.frames import select_frames
     except ImportError:  # pragma: no cover - the loaders' module is part of the package
         select_frames = None
     if select_frames is not None:
-        numbers, paths = select_frames(row, start, stop, fill_missing=True)
-        return np.asarray(numbers, dtype=np.int64), list(paths)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            numbers, paths = select_frames(row, start, stop, fill_missing=True)
+        notes = [str(w.message) for w in caught]
+        return np.asarray(numbers, dtype=np.int64), list(paths), notes
     numbers = np.asarray(_get(row, "frame_numbers") or [], dtype=np.int64)
     paths = list(_get(row, "frame_paths") or [])
     if len(numbers) == 0:
@@ -81,7 +87,7 @@ def select(row, start=None, stop=None):
     lo = numbers[0] if start is None else start
     hi = numbers[-1] if stop is None else stop
     keep = np.flatnonzero((numbers >= lo) & (numbers <= hi))
-    return numbers[keep], [paths[i] for i in keep]
+    return numbers[keep], [paths[i] for i in keep], []
 
 
 def clip_segment(row, segment: str = "onset_offset") -> ClipSegment:
@@ -96,12 +102,13 @@ def clip_segment(row, segment: str = "onset_offset") -> ClipSegment:
     onset, apex, offset = (_number(_get(row, k)) for k in ("onset", "apex", "offset"))
     notes = []
     if segment == "clip":
-        numbers, paths = select(row)
+        numbers, paths, notes = select(row)
     else:
         stop = offset if (offset is not None and (onset is None or offset >= onset)) else None
         if offset is not None and stop is None:
             notes.append(f"offset {offset} precedes onset {onset}: segment runs to the last frame")
-        numbers, paths = select(row, onset, stop)
+        numbers, paths, found = select(row, onset, stop)
+        notes.extend(found)
     n = len(paths)
 
     def pos(number, default):

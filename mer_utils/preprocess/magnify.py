@@ -204,3 +204,22 @@ def __getattr__(name):  # lazy access to the torch network, so importing this mo
 
         return getattr(oh2018, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def measured_gain(factor: float, wavelength: float = 32.0, shift: float = 0.25, size: int = 128) -> float:
+    """How much :func:`magnify_pair` multiplies a known motion: a vertical-stripe sinusoid of ``wavelength``
+    pixels shifted by ``shift`` pixels is magnified with ``factor``; the phase shift of the result divided by the
+    input's phase shift is returned (ideally ``factor``; the finest and coarsest pyramid bands are left
+    unmagnified, so a little less)."""
+    x = np.arange(size)
+
+    def image(s):
+        return np.repeat((128 + 60 * np.sin(2 * np.pi * (x - s) / wavelength))[None], size, axis=0)
+
+    def phase(img):
+        row = img.mean(axis=0) - img.mean()
+        return math.atan2((row * np.cos(2 * np.pi * x / wavelength)).sum(), (row * np.sin(2 * np.pi * x / wavelength)).sum())
+
+    a, b = image(0.0), image(shift)
+    out = magnify_pair(a, b, [factor], dtype=None)[0]
+    return (phase(out) - phase(a)) / (phase(b) - phase(a))

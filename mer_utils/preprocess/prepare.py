@@ -18,6 +18,7 @@ import math
 import multiprocessing as mp
 import os
 import time
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,23 +209,71 @@ def _output_task(recipe_name: str, params: dict, row: dict, landmarks: list, pat
                 "seconds": timer.seconds, "frames": timer.frames}
 
 
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+@contextmanager
+def _single_threaded_children():
+    """Start pool workers with one BLAS / OpenMP thread each (they inherit the environment at start): one
+    process per core is faster than processes that each start a thread per core."""
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update({k: "1" for k in _THREAD_VARS})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _init_worker() -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _n_workers(workers: int | None, n_tasks: int) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if workers is None:
-        # a worker costs about a second to start: give each at least 4 clips
-        workers = min(cores, max(1, math.ceil(n_tasks / 4)))
+        # a worker costs a second or two to start (spawn, imports, dlib's model): give each at least 8 clips
+        workers = min(cores, max(1, math.ceil(n_tasks / 8)))
     return max(1, min(int(workers), max(n_tasks, 1)))
 
 
-def _run(fn, tasks: list[tuple], workers: int, desc: str, progress: bool) -> list:
-    """Run ``fn(*task)`` for every task, in this process (1 worker) or a spawn-started process pool."""
+class _Pool:
+    """A spawn-started process pool created on first use (sized by the first stage that needs one) and shared by
+    the stages of one :func:`prepare` call; ``workers == 1`` runs everything in this process."""
+
+    def __init__(self, workers: int | None):
+        self.requested = workers
+        self.size = 1
+        self._ex = None
+        self._env = None
+
+    def executor(self, n_tasks: int):
+        if self._ex is None:
+            self.size = _n_workers(self.requested, n_tasks)
+            if self.size <= 1:
+                return None
+            self._env = _single_threaded_children()
+            self._env.__enter__()
+            self._ex = ProcessPoolExecutor(max_workers=self.size, mp_context=mp.get_context("spawn"),
+                                           initializer=_init_worker)
+        return self._ex
+
+    def close(self):
+        if self._ex is not None:
+            self._ex.shutdown(wait=True, cancel_futures=True)
+            self._ex = None
+        if self._env is not None:
+            self._env.__exit__(None, None, None)
+            self._env = None
+
+
+def _run(fn, tasks: list[tuple], pool: _Pool, desc: str, progress: bool) -> list:
+    """Run ``fn(*task)`` for every task, in the pool or in this process."""
     from tqdm.auto import tqdm
 
     results: list = [None] * len(tasks)
@@ -232,17 +281,16 @@ def _run(fn, tasks: list[tuple], workers: int, desc: str, progress: bool) -> lis
         return results
     bar = tqdm(total=len(tasks), desc=desc, disable=not progress, leave=False)
     try:
-        if workers <= 1:
+        ex = pool.executor(len(tasks))
+        if ex is None:
             for i, t in enumerate(tasks):
                 results[i] = fn(*t)
                 bar.update()
         else:
-            ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as ex:
-                futures = {ex.submit(fn, *t): i for i, t in enumerate(tasks)}
-                for fut in as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    bar.update()
+            futures = {ex.submit(fn, *t): i for i, t in enumerate(tasks)}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                bar.update()
     finally:
         bar.close()
     return results
@@ -283,9 +331,18 @@ def prepare(recipe, table: pd.DataFrame, params=None, cache: bool = True, worker
             faces[i] = got
         else:
             todo.append(i)
-    nw = _n_workers(workers, len(todo))
+    pool = _Pool(workers)
+    try:
+        return _prepare(rec, table, p, pdict, key, base, report, rows, uids, fps, faces, face_paths, todo, cache,
+                        pool, progress, memmap, t_start)
+    finally:
+        pool.close()
+
+
+def _prepare(rec, table, p, pdict, key, base, report, rows, uids, fps, faces, face_paths, todo, cache, pool,
+             progress, memmap, t_start) -> Prepared:
     res = _run(_face_task, [(rows[i], p.detector, p.landmark_frames, str(face_paths[i]) if cache else None)
-                            for i in todo], nw, f"{rec.name}: faces", progress)
+                            for i in todo], pool, f"{rec.name}: faces", progress)
     for i, r in zip(todo, res):
         faces[i] = r
         report.seconds["detect"] = report.seconds.get("detect", 0.0) + r.get("seconds", 0.0)
@@ -332,10 +389,9 @@ def prepare(recipe, table: pd.DataFrame, params=None, cache: bool = True, worker
     report.cached = len(rows) - len(todo)
     if cache:
         atomic_write_json(base / "params.json", {"recipe": rec.name, "version": rec.version, "params": pdict})
-    nw = _n_workers(workers, len(todo))
-    report.workers = nw
     res = _run(_output_task, [(rec.name, pdict, rows[i], landmarks[i].tolist(), str(entry_paths[i]) if cache else None,
-                               not cache) for i in todo], nw, f"{rec.name}: clips", progress)
+                               not cache) for i in todo], pool, f"{rec.name}: clips", progress)
+    report.workers = pool.size
     for i, r in zip(todo, res):
         for k, v in r["seconds"].items():
             report.seconds[k] = report.seconds.get(k, 0.0) + v

@@ -474,3 +474,19 @@ def get_recipe(recipe) -> Recipe:
 def recipe_params(recipe, profile: str | None = None, table=None, **overrides):
     """Resolved parameters of a recipe (defaults < profile suggestions < overrides)."""
     return get_recipe(recipe).params(None, profile=profile, table=table, **overrides)
+
+
+def settings_table(profile: str, recipes=None, table=None):
+    """Paper settings (``full`` profile) beside the settings of ``profile``, one row per recipe and parameter
+    that matters for the arrays (a DataFrame: recipe, parameter, paper, this run, same)."""
+    import pandas as pd
+
+    rows = []
+    for name in recipes or RECIPES:
+        rec = get_recipe(name)
+        paper = dataclasses.asdict(rec.params(profile="full", table=table))
+        run = dataclasses.asdict(rec.params(profile=profile, table=table))
+        for k in paper:
+            rows.append({"recipe": name, "parameter": k, "paper": repr(paper[k]), "this run": repr(run[k]),
+                         "same": paper[k] == run[k]})
+    return pd.DataFrame(rows)

@@ -14,7 +14,8 @@ How a clip is made (see the modules):
 - :mod:`.render`: a smooth dense warp (thin-plate radial basis interpolation of the landmark displacements,
   applied with ``cv2.remap``), onset -> apex -> offset intensity profile, nuisances (head motion, blinks,
   flicker, noise, JPEG);
-- :mod:`.plan` / :mod:`.layouts`: sizes, per-dataset clip plans and the writers of each layout.
+- :mod:`.plan` / :mod:`.layouts`: sizes, per-dataset clip plans and the writers of each layout;
+- :mod:`.sets`: :func:`generate` and :func:`ensure_synthetic` (completion marker, lock, atomic rename).
 
 Public API::
 
@@ -25,7 +26,7 @@ Public API::
 """
 from __future__ import annotations
 
-from .generate import MARKER, ensure_synthetic, generate, read_marker
+from .sets import MARKER, ensure_synthetic, generate, read_marker
 from .gt import GT_FOLDER, ground_truth_table, load_ground_truth
 from .layouts import GENERATOR_VERSION
 from .plan import LAYOUTS, MACRO_INTENSITY, MICRO_INTENSITY, SIZES

@@ -247,6 +247,7 @@ class Subject:
     grey: bool = False
     _fields: dict = field(default_factory=dict, repr=False)
     _grid: tuple | None = field(default=None, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -254,10 +255,25 @@ class Subject:
         return self.head.shape[1], self.head.shape[0]
 
     def neutral(self) -> np.ndarray:
-        """The neutral face composited on the background, uint8 (RGB, or grey for a grey subject)."""
-        img = self.background + self.alpha[..., None] * (self.head.astype(np.float32) - self.background)
-        img = np.clip(img + 0.5, 0, 255).astype(np.uint8)
-        return img[..., 0] if self.grey else img
+        """The neutral face composited on the background, uint8 (RGB, or grey for a grey subject); cached."""
+        if "neutral" not in self._cache:
+            img = self.background + self.alpha[..., None] * (self.head.astype(np.float32) - self.background)
+            img = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+            self._cache["neutral"] = np.ascontiguousarray(img[..., 0]) if self.grey else img
+        return self._cache["neutral"]
+
+    def rigid_basis(self) -> tuple:
+        """Dense fields of a small rigid head motion, confined to the head (background stays still):
+        ``(mask, rot_x, rot_y)`` so that a shift (dx, dy) and a roll ``theta`` (radians, first order) move
+        pixels by ``(dx * mask + theta * rot_x, dy * mask + theta * rot_y)``."""
+        if "rigid" not in self._cache:
+            gx, gy = self.grid()
+            mask = (self.alpha > 0.05).astype(np.float32)
+            k = max(3, int(0.6 * self.iod) | 1)
+            mask = np.clip(cv2.GaussianBlur(mask, (k, k), 0) * 1.2, 0, 1)
+            c = self.landmarks[27:36].mean(axis=0)
+            self._cache["rigid"] = (mask, -mask * (gy - np.float32(c[1])), mask * (gx - np.float32(c[0])))
+        return self._cache["rigid"]
 
     def grid(self):
         if self._grid is None:

@@ -47,7 +47,7 @@ from . import plan as P
 from .render import ClipRenderer, Event, draw_nuisance
 
 #: Version of the generator; part of the completion marker (a change regenerates cached sets).
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 #: Name of the ground-truth folder inside each layout folder.
 GT_FOLDER = "_synthetic_gt"
 
@@ -615,6 +615,7 @@ def _nir_subject(subj: F.Subject) -> F.Subject:
     nir.head = np.repeat(np.clip(g, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
     nir.background = np.repeat((0.6 * subj.background.mean(axis=2, keepdims=True)), 3, axis=2).astype(np.float32)
     nir.grey = True
+    nir._cache = {}
     return nir
 
 

@@ -139,6 +139,11 @@ class ClipRenderer:
         self.flicker = 1.0 + nz.flicker_amp * np.sin(2 * np.pi * nz.flicker_freq * self.times + nz.flicker_phase)
         self._rng = rng
         self._centre = subject.landmarks[27:36].mean(axis=0)
+        # largest displacement of each frame, in IOD (chooses the number of inversion steps)
+        gains = np.array([max(np.abs(subject.token_displacement(t)).max() / subject.iod, 1e-9)
+                          for t in self.token_names]) if self.token_names else np.zeros(0)
+        self._amplitude = (self.intensity * gains[None]).sum(axis=1) if self.token_names else np.zeros(self.n_frames)
+        self._amplitude = self._amplitude + self.blink * 0.15 + np.abs(self.head[:, :2]).max(axis=1) / subject.iod
 
     # ---------------------------------------------------------------------------------------------- geometry
     def landmarks(self, i: int) -> np.ndarray:
@@ -163,7 +168,7 @@ class ClipRenderer:
     def displacement(self, i: int) -> np.ndarray:
         """The dense (H, W, 2) displacement field of frame ``i`` (expression + blink + head motion)."""
         s = self.subject
-        gx, gy = s.grid()
+        gx, _ = s.grid()
         total = np.zeros(gx.shape + (2,), dtype=np.float32)
         for k, tok in enumerate(self.token_names):
             a = self.intensity[i, k]
@@ -173,42 +178,44 @@ class ClipRenderer:
             total += np.float32(self.blink[i]) * self.fields["45"]
         dx, dy, roll = self.head[i]
         if dx or dy or roll:
-            th = np.deg2rad(roll)
-            c = self._centre
-            xc, yc = gx - np.float32(c[0]), gy - np.float32(c[1])
-            # displacement of a rigid motion applied after the expression warp (first order in roll)
-            total[..., 0] += np.float32(np.cos(th) - 1) * xc - np.float32(np.sin(th)) * yc + np.float32(dx)
-            total[..., 1] += np.float32(np.sin(th)) * xc + np.float32(np.cos(th) - 1) * yc + np.float32(dy)
+            mask, rot_x, rot_y = s.rigid_basis()
+            th = np.float32(np.deg2rad(roll))
+            total[..., 0] += np.float32(dx) * mask + th * rot_x
+            total[..., 1] += np.float32(dy) * mask + th * rot_y
         return total
 
     # ---------------------------------------------------------------------------------------------- frames
     def frame(self, i: int, noise: np.ndarray | None = None) -> np.ndarray:
-        """Frame ``i`` as uint8 RGB (H, W, 3), or grey (H, W) for a grey subject."""
+        """Frame ``i`` as uint8 RGB (H, W, 3), or grey (H, W) for a grey subject.
+
+        The neutral composite is warped once with ``cv2.remap``; one fixed-point step inverts the small
+        fields of micro-expressions, two the larger ones (macro-expressions, blinks).
+        """
         s = self.subject
         gx, gy = s.grid()
-        mx, my = backward_maps(self.displacement(i), gx, gy, iterations=2)
-        head = cv2.remap(s.head, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        alpha = cv2.remap(s.alpha, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        if s.grey:
-            bg = s.background[..., 0]
-            img = bg + alpha * (head[..., 0].astype(np.float32) - bg)
-        else:
-            img = s.background + alpha[..., None] * (head.astype(np.float32) - s.background)
-        img *= np.float32(self.flicker[i])
+        iterations = 1 if self._amplitude[i] * s.iod < 1.5 else 2
+        mx, my = backward_maps(self.displacement(i), gx, gy, iterations=iterations)
+        img = cv2.remap(s.neutral(), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+        if self.flicker[i] != 1.0:
+            img *= np.float32(self.flicker[i])
         if noise is not None:
             img += noise
-        return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+        img += np.float32(0.5)
+        np.clip(img, 0, 255, out=img)
+        return img.astype(np.uint8)
 
     def frames(self):
-        """Yield ``(i, frame)`` for every frame, with sensor noise (seeded, a rolled noise bank per clip)."""
+        """Yield ``(i, frame)`` for every frame, with sensor noise (seeded: a noise bank per clip, a random
+        window of it per frame)."""
         s = self.subject
         w, h = s.size
-        shape = (h, w) if s.grey else (h, w, 3)
-        bank = self._rng.standard_normal((4,) + shape, dtype=np.float32) * np.float32(self.nuisance.noise_sigma)
-        shifts = self._rng.integers(0, max(h, w), size=(self.n_frames, 2))
+        pad = 16
+        shape = (h + pad, w + pad) if s.grey else (h + pad, w + pad, 3)
+        bank = self._rng.standard_normal((3,) + shape, dtype=np.float32) * np.float32(self.nuisance.noise_sigma)
+        picks = self._rng.integers(0, pad, size=(self.n_frames, 2))
         for i in range(self.n_frames):
-            noise = np.roll(bank[i % 4], tuple(int(v) for v in shifts[i]), axis=(0, 1))
-            yield i, self.frame(i, noise)
+            y, x = (int(v) for v in picks[i])
+            yield i, self.frame(i, bank[i % 3, y:y + h, x:x + w])
 
     def track(self, with_landmarks: bool = False) -> Track:
         """Per-frame ground truth (expression profile, blink, head motion, optionally landmarks)."""

@@ -1,0 +1,211 @@
+"""Synthetic data: AU geometry, intensity scaling, determinism, completion marker and lock.
+
+The layouts' file formats are checked in ``test_synthetic_layouts.py``.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+
+import numpy as np
+import pytest
+
+from mer_utils.data import synthetic as S
+from mer_utils.data.synthetic import aus as A
+from mer_utils.data.synthetic import faces as F
+from mer_utils.data.synthetic import plan as P
+from mer_utils.data.synthetic.render import ClipRenderer, Event, Nuisance
+
+QUIET = Nuisance(head_amp=0.0, head_freq=[0.1, 1.0], head_phase=[0.0, 0.0], roll_amp_deg=0.0, tremor_amp=0.0,
+                 blinks=[], flicker_amp=0.0, flicker_freq=1.0, flicker_phase=0.0, noise_sigma=0.0, jpeg_quality=95)
+
+
+@pytest.fixture(scope="module")
+def subject():
+    rng = np.random.default_rng(1)
+    return F.make_subject("test/s1", rng, 256, 192, (116, 124), source_index=0)
+
+
+def _face_frame(subject, d):
+    """Image displacements -> (outward, up) components in the subject's face frame, per point."""
+    along = d @ subject.ex
+    down = d @ subject.ey
+    return along, -down
+
+
+def test_au12_moves_lip_corners_up_and_out(subject):
+    d = subject.token_displacement("12")
+    along, up = _face_frame(subject, d)
+    # landmark 48 is the image-left mouth corner (outward = -x), 54 the image-right one (outward = +x)
+    assert along[48] < -0.3 * subject.iod and along[54] > 0.3 * subject.iod, "AU12 pulls the corners outward"
+    assert up[48] > 0.2 * subject.iod and up[54] > 0.2 * subject.iod, "AU12 raises the corners"
+    # the dense warp moves the texture the same way: sample the field at the corners
+    f = subject.fields(["12"])["12"]
+    for idx, sign in ((48, -1), (54, 1)):
+        x, y = np.round(subject.landmarks[idx]).astype(int)
+        v = f[y, x]
+        assert sign * (v @ subject.ex) > 0 and (v @ subject.ey) < 0
+
+
+def test_au12_seen_by_dlib_on_the_rendered_face(subject):
+    """At macro intensity, dlib's own landmarks on the rendered frame move up and outward at the corners."""
+    def corners(intensity):
+        ev = Event(["12"], [intensity], onset=-1.0, apex=0.0, offset=1.0)
+        frame = ClipRenderer(subject, [ev], QUIET, fps=30, n_frames=1, seed=0).frame(0)
+        box = F.detect_faces(frame)[0]
+        return F.landmarks_in_box(frame, box)[[48, 54]]
+
+    neutral, smile = corners(0.0), corners(0.2)
+    along, up = _face_frame(subject, smile - neutral)
+    assert along[0] < 0 < along[1]
+    assert up[0] > 0 and up[1] > 0
+
+
+def test_other_aus_move_the_right_parts(subject):
+    iod = subject.iod
+    _, up1 = _face_frame(subject, subject.token_displacement("1"))
+    assert up1[21] > 0.5 * iod and up1[22] > 0.5 * iod, "AU1 raises the inner brows"
+    _, up4 = _face_frame(subject, subject.token_displacement("4"))
+    assert up4[21] < 0 and up4[22] < 0, "AU4 lowers the brows"
+    _, up15 = _face_frame(subject, subject.token_displacement("15"))
+    assert up15[48] < 0 and up15[54] < 0, "AU15 pulls the corners down"
+    d_left = subject.token_displacement("L12")
+    assert np.linalg.norm(d_left[54]) > 5 * np.linalg.norm(d_left[48]), "L12 acts on the subject's left (image right)"
+
+
+def test_displacement_is_linear_in_intensity(subject):
+    def field(a):
+        ev = Event(["6", "12"], [a, a], onset=-1.0, apex=0.0, offset=1.0)
+        r = ClipRenderer(subject, [ev], QUIET, fps=30, n_frames=1, seed=0)
+        return r.displacement(0), r.landmarks(0) - subject.landmarks
+
+    f1, l1 = field(0.02)
+    f2, l2 = field(0.04)
+    np.testing.assert_allclose(f2, 2 * f1, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(l2, 2 * l1, rtol=1e-9, atol=1e-9)
+    # intensity = largest landmark displacement in IOD
+    assert np.linalg.norm(l1, axis=1).max() == pytest.approx(0.02 * subject.iod * max(
+        np.linalg.norm(subject.token_displacement(t)[:68], axis=1).max() / subject.iod for t in ("6", "12")), rel=0.35)
+
+
+def test_micro_is_smaller_than_macro():
+    assert P.MICRO_INTENSITY[1] * 1.3 < P.MACRO_INTENSITY[0], "micro apex < macro apex for every subject style"
+    rng = np.random.default_rng(0)
+    micro = [max(P.draw_intensities(rng, 2)) for _ in range(200)]
+    macro = [max(P.draw_intensities(rng, 2, macro=True)) for _ in range(200)]
+    assert max(micro) < min(macro)
+    assert np.mean(macro) > 4 * np.mean(micro)
+
+
+def test_profile_onset_apex_offset():
+    ev = Event(["12"], [0.02], onset=0.1, apex=0.2, offset=0.4)
+    t = np.array([0.0, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5])
+    p = ev.profile(t)
+    assert p[0] == 0 and p[1] == 0 and p[3] == 1 and p[5] == 0 and p[6] == 0
+    assert 0 < p[2] < 1 and 0 < p[4] < 1
+
+
+def test_emotion_variants_and_au_strings():
+    for emotion, vs in A.EMOTION_VARIANTS.items():
+        for tokens, cls, w in vs:
+            assert 1 <= cls <= 7 and w > 0
+            for t in tokens:
+                assert A.AUToken.parse(t).au in A.AU_NUMBERS
+    assert ("6", "12") in [v[0] for v in A.EMOTION_VARIANTS["happiness"]]
+    assert A.format_aus(["12"], "casme2") == 12 and isinstance(A.format_aus(["12"], "casme2"), int)
+    assert A.format_aus(["4", "L10"], "casme2") == "4+L10"
+    with pytest.raises(ValueError, match="AU token"):
+        A.AUToken.parse("twelve")
+
+
+def test_bad_size_and_dataset_raise(tmp_path):
+    with pytest.raises(ValueError, match="quick"):
+        S.generate("huge", root=tmp_path / "x")
+    with pytest.raises(ValueError, match="casme2"):
+        S.generate("tiny", root=tmp_path / "x", datasets=["casme3"])
+
+
+# ----------------------------------------------------------------------------------------------- determinism
+def _files(root):
+    out = {}
+    for dirpath, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(dirpath, n)
+            out[os.path.relpath(p, root)] = p
+    return out
+
+
+def test_same_seed_same_bytes(tmp_path):
+    a = S.generate("tiny", root=tmp_path / "a", seed=3, datasets=["casme2", "samm"], progress=False)
+    b = S.generate("tiny", root=tmp_path / "b", seed=3, datasets=["casme2", "samm"], progress=False)
+    fa, fb = _files(a), _files(b)
+    assert sorted(fa) == sorted(fb)
+    frames = [k for k in fa if k.endswith(".jpg")]
+    assert len(frames) > 50
+    for k in frames + [k for k in fa if k.endswith((".json", ".csv"))]:
+        if k.endswith("_synthetic.json"):
+            continue
+        with open(fa[k], "rb") as x, open(fb[k], "rb") as y:
+            assert x.read() == y.read(), f"{k} differs between two runs with the same seed"
+    import openpyxl
+    for k in [k for k in fa if k.endswith(".xlsx")]:
+        wa, wb = openpyxl.load_workbook(fa[k]), openpyxl.load_workbook(fb[k])
+        assert wa.sheetnames == wb.sheetnames
+        for sa, sb in zip(wa.worksheets, wb.worksheets):
+            assert list(sa.values) == list(sb.values)
+    c = S.generate("tiny", root=tmp_path / "c", seed=4, datasets=["casme2"], progress=False)
+    assert sorted(k for k in _files(c) if k.endswith(".jpg")) != sorted(k for k in fa if "CASME2" in k and
+                                                                          k.endswith(".jpg")), "another seed, other clips"
+
+
+# ----------------------------------------------------------------------------------------------- marker / lock
+def test_generate_refuses_a_foreign_folder(tmp_path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    with pytest.raises(FileExistsError, match="not written by the synthetic-data generator"):
+        S.generate("tiny", root=foreign, datasets=["megc2019"], progress=False)
+    with pytest.raises(FileExistsError, match="refusing"):
+        S.ensure_synthetic("tiny", root=foreign, progress=False)
+    assert (foreign / "thesis.tex").read_text() == "precious"
+
+
+def test_ensure_synthetic_is_idempotent_and_replaces_only_its_own_stale_sets(tmp_path, monkeypatch):
+    root = tmp_path / "tiny"
+    calls = []
+    from mer_utils.data.synthetic import sets as G
+
+    original = G.generate
+
+    def fake(size, root, seed, progress=True, **kw):  # fast stand-in: the marker logic is what is tested
+        calls.append(root)
+        return original(size=size, root=root, seed=seed, datasets=["megc2019"], progress=False)
+
+    monkeypatch.setattr(G, "generate", fake)
+    monkeypatch.setattr(G, "LAYOUTS", ("megc2019",))
+    assert S.ensure_synthetic("tiny", root=root, seed=0, progress=False) == root
+    marker = json.loads((root / S.MARKER).read_text())
+    assert marker["size"] == "tiny" and marker["seed"] == 0 and marker["version"] == S.GENERATOR_VERSION
+    assert (root / "MEGC2019" / "combined_3_class_gt.csv").exists()
+    assert not list(tmp_path.glob(".tmp-synthetic-*")), "the temporary folder was renamed into place"
+    S.ensure_synthetic("tiny", root=root, seed=0, progress=False)
+    assert len(calls) == 1, "a complete set is reused"
+    S.ensure_synthetic("tiny", root=root, seed=1, progress=False)
+    assert len(calls) == 2 and json.loads((root / S.MARKER).read_text())["seed"] == 1, "a stale set is replaced"
+
+
+def _ensure_worker(root):
+    from mer_utils.data import synthetic
+
+    synthetic.ensure_synthetic("tiny", root=root, progress=False)
+    return synthetic.read_marker(root)["created"]
+
+
+@pytest.mark.slow
+def test_ensure_synthetic_from_two_processes(tmp_path):
+    root = str(tmp_path / "shared")
+    with mp.get_context("spawn").Pool(2) as pool:
+        created = pool.map(_ensure_worker, [root, root])
+    assert created[0] == created[1], "the second process reused the first one's set"
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-synthetic-")]
