@@ -74,6 +74,7 @@ class ClipDataset:
 
     def __init__(self, table: pd.DataFrame, inputs: Any, class_names: Sequence[str] | None = None):
         self.table = check_table(table).reset_index(drop=True)
+        self.inputs = inputs
         n = len(self.table)
         if callable(inputs) and not hasattr(inputs, "shape"):
             self._get = inputs
@@ -101,6 +102,17 @@ class ClipDataset:
             xs = [torch.as_tensor(np.asarray(a[i])) if not isinstance(a, torch.Tensor) else a[i] for a in self._arrays]
             x = tuple(xs) if self._multi else xs[0]
         return x, torch.as_tensor(int(self.labels[i]))
+
+    def with_labels(self, labels: Sequence[int]) -> "ClipDataset":
+        """The same clips and inputs with other labels (e.g. shuffled for a leakage check)."""
+        labels = np.asarray(labels)
+        if labels.shape != (len(self),):
+            raise ValueError(f"with_labels: expected {len(self)} labels, got shape {labels.shape}.")
+        table = self.table.copy()
+        table["label"] = labels.astype(np.int64)
+        if "label_name" in table.columns:
+            table["label_name"] = [self.class_names[i] for i in table["label"]]
+        return ClipDataset(table, self.inputs, self.class_names)
 
     @property
     def labels(self) -> np.ndarray:
@@ -877,3 +889,76 @@ def load_fold_tables(run: CVResult | str | os.PathLike, name: str = "test_epochs
         if f.exists() and info.exists():
             out[results.read_json(info)["name"]] = pd.read_csv(f)
     return out
+
+
+# ======================================================================================== demonstrations
+class FeatureMLP:
+    """Factory of a small multilayer perceptron on feature vectors: ``Linear(D, hidden) - ReLU - Dropout -
+    Linear(hidden, C)``. Used by notebook 02 as a fast model for the leakage demonstration.
+
+    ``FeatureMLP(in_features, hidden, dropout)(num_classes)`` returns the ``nn.Module`` (the shape a
+    :class:`TorchMethod` factory takes); its ``repr`` lists the settings for the parameters hash.
+    """
+
+    def __init__(self, in_features: int, hidden: int = 64, dropout: float = 0.2):
+        self.in_features, self.hidden, self.dropout = int(in_features), int(hidden), float(dropout)
+
+    def __call__(self, num_classes: int):
+        import torch
+
+        return torch.nn.Sequential(torch.nn.Linear(self.in_features, self.hidden), torch.nn.ReLU(),
+                                   torch.nn.Dropout(self.dropout), torch.nn.Linear(self.hidden, num_classes))
+
+    def __repr__(self) -> str:
+        return f"FeatureMLP(in_features={self.in_features}, hidden={self.hidden}, dropout={self.dropout})"
+
+
+#: Names of the three protocols compared by :func:`leakage_experiment`.
+LEAKAGE_PROTOCOLS = ("last epoch (honest)", "best epoch on inner validation subjects (honest)",
+                     "best epoch on the test subject (LEAK)")
+
+
+def leakage_experiment(data: ClipDataset, folds: Sequence[Any], model_factory: Callable[[int], Any],
+                       config: TrainConfig, *, n_shuffles: int = 3, seed: int = 0, notebook: str, dataset: str,
+                       protocol: str, val_fraction: float = 0.25, data_source: str | None = None,
+                       root: str | os.PathLike | None = None, device: Any = "auto", progress: bool = True) -> pd.DataFrame:
+    """Shuffled labels, three ways of picking the epoch (REFERENCE.md §2, "Leakage seen in public code").
+
+    For each of ``n_shuffles`` random permutations of the labels (no information left in the inputs) the
+    model is trained under ``folds`` and scored three ways:
+
+    1. the **last epoch** of a fixed budget (honest: nothing is chosen);
+    2. the epoch with the best accuracy on an **inner validation split of the training subjects**
+       (honest model selection, :func:`inner_split`);
+    3. the epoch with the best accuracy **on the test subject itself**, per fold — what the public AMAN
+       and 3D-CNN code does. The predictions of that epoch are pooled like an honest run.
+
+    Honest protocols stay at chance; the third reports well above chance from noise alone. Every run goes
+    through :func:`cross_validate` (result store, resume). Returns one row per (shuffle, protocol) with
+    WAR / UAR / UF1 and the mean chosen epoch.
+    """
+    if config.select != "last":
+        raise ValueError("leakage_experiment: pass a config with select='last'; the function sets up the selections.")
+    rows = []
+    for r in range(int(n_shuffles)):
+        rng = np.random.default_rng(int(seed) * 7919 + r)
+        shuffled = data.with_labels(rng.permutation(data.labels))
+        common = dict(notebook=notebook, dataset=dataset, data_source=data_source, root=root, device=device,
+                      progress=progress, seed=seed + r, class_names=data.class_names)
+        run = cross_validate(TorchMethod(model_factory, config, track_test=True), shuffled, folds,
+                             protocol=f"{protocol}-shuffled", method_name="shuffled labels, fixed epochs",
+                             params={"shuffle": r}, **common)
+        inner = dataclasses.replace(config, val_fraction=val_fraction, select="val_acc")
+        sel = cross_validate(TorchMethod(model_factory, inner), shuffled, folds, protocol=f"{protocol}-shuffled",
+                             method_name="shuffled labels, inner validation", params={"shuffle": r}, **common)
+        leaky, chosen = evaluation.best_epoch_on_test(load_fold_tables(run), data.num_classes)
+        last_epoch = config.epochs
+        for name, preds, epoch in ((LEAKAGE_PROTOCOLS[0], run.predictions, float(last_epoch)),
+                                   (LEAKAGE_PROTOCOLS[1], sel.predictions,
+                                    float(np.mean([h.loc[h["selected"].astype(bool), "epoch"].iloc[0]
+                                                   for h in sel.histories.values()]))),
+                                   (LEAKAGE_PROTOCOLS[2], leaky, float(chosen.mean()))):
+            m = evaluation.pooled_metrics(preds, data.num_classes)
+            rows.append({"shuffle": r, "protocol": name, "war": m["war"], "uar": m["uar"], "uf1": m["uf1"],
+                         "mean_chosen_epoch": epoch})
+    return pd.DataFrame(rows)

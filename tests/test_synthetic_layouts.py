@@ -21,7 +21,8 @@ from mer_utils.data import (CLIP_COLUMNS, DataWarning, get_protocol, list_protoc
 from mer_utils.data.protocols import compare_with_megc2019
 
 synthetic = pytest.importorskip("mer_utils.data.synthetic")
-pytestmark = pytest.mark.slow  # generating the tiny set takes a few seconds
+# generating the tiny set takes a few seconds: once per module, on one xdist worker (--dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("synthetic_layouts")]
 
 SIZE = "tiny"
 

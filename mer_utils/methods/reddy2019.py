@@ -182,7 +182,7 @@ class GlobalMeanMaxNormaliser:
 
         if self.mean is None:
             raise RuntimeError("GlobalMeanMaxNormaliser: call fit(training clips) first.")
-        t = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).float()
+        t = x.float() if torch.is_tensor(x) else torch.from_numpy(np.array(x, dtype=np.float32))
         shape = (-1,) + (1,) * (t.dim() - 1)
         m = torch.as_tensor(self.mean, dtype=torch.float32).view(shape)
         s = torch.as_tensor(self.scale, dtype=torch.float32).view(shape)
@@ -325,19 +325,21 @@ def make_folds(table: pd.DataFrame, split: str, seed: int = 0):
 def run_experiment(prep, model: str, split: str, *, dataset: str, protocol: str, frames: int,
                    kernel: Sequence[int] = PAPER_KERNEL_SIZE, epochs: int = 100, batch_size: int = 8, lr: float = 0.01,
                    seed: int = 0, device="auto", max_folds: int | None = None, notebook: str = "30_reddy2019_3d_cnn",
-                   data_source: str | None = None, extra_params: dict | None = None, progress: bool = True):
+                   data_source: str | None = None, extra_params: dict | None = None, save_model: bool = False,
+                   progress: bool = True):
     """Train and test one model under one split with the shared CV runner (resumable result store).
 
     The preprocessing settings (``frames``, the recipe's parameter key) and the profile values go into the run
     parameters, so a changed setting starts a fresh result folder. Only LOSO folds are subject-disjoint; the
-    80/20 split is run with ``subject_wise=False`` and recorded as such.
+    80/20 split is run with ``subject_wise=False`` and recorded as such. ``save_model`` keeps each fold's weights
+    (``model.pt``; 177 MB per fold for a FuseNet at T = 96, so off by default).
     """
     from ..training import cross_validate
 
     folds = make_folds(prep.table, split, seed)
     data = ClipDataset(prep.table, model_inputs(prep, model))
     method = ReddyTorchMethod(ModelFactory(model, int(frames), tuple(int(k) for k in kernel)),
-                              authors_config(epochs, batch_size, lr))
+                              authors_config(epochs, batch_size, lr), save_model=save_model)
     params = {"split": split, "frames": int(frames), "kernel": kernel_label(kernel),
               "recipe_key": prep.report.params_key, "max_folds": max_folds, **(extra_params or {})}
     return cross_validate(method, data, folds, notebook=notebook, dataset=dataset, protocol=f"{protocol}-{split}",

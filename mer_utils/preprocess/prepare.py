@@ -29,6 +29,7 @@ import pandas as pd
 
 from .cache import PREPROCESS_VERSION, atomic_save_npz, atomic_write_json, canonical, clip_path, digest, \
     frames_fingerprint, load_npz, preprocess_root, read_json
+from .align import alignment_transform
 from .clips import clip_segment, read_positions
 from .faces import detect_landmarks, whole_frame_landmarks
 from .recipes import StepTimer, get_recipe
@@ -310,173 +311,188 @@ def prepare(recipe, table: pd.DataFrame, params=None, cache: bool = True, worker
     t_start = time.perf_counter()
     rec = get_recipe(recipe)
     _check_table(table)
-    p = rec.params(params, profile=profile, table=table)
-    pdict = canonical(p)
-    key = digest({"recipe": rec.name, "version": rec.version, "preprocess": PREPROCESS_VERSION, "params": pdict})
-    base = preprocess_root() / rec.name / key
-    report = PrepareReport(rec.name, key, n_clips=len(table))
-    rows = [_row_dict(r) for _, r in table.iterrows()]
-    uids = [str(r["clip_uid"]) for r in rows]
-
-    # (1) faces -------------------------------------------------------------------------------------
-    fkey = face_key(p.detector, p.landmark_frames)
-    fbase = preprocess_root() / "landmarks" / fkey
-    fps = [frames_fingerprint(r.get("frame_paths") or []) for r in rows]
-    faces: list = [None] * len(rows)
-    face_paths = [clip_path(fbase, u, f"-{fp}.json") for u, fp in zip(uids, fps)]
-    todo = []
-    for i, fp_path in enumerate(face_paths):
-        got = read_json(fp_path) if cache else None
-        if got is not None:
-            faces[i] = got
-        else:
-            todo.append(i)
+    run = _Preparation(rec, table, rec.params(params, profile=profile, table=table), cache, progress)
     pool = _Pool(workers)
     try:
-        return _prepare(rec, table, p, pdict, key, base, report, rows, uids, fps, faces, face_paths, todo, cache,
-                        pool, progress, memmap, t_start)
+        run.find_faces(pool)
+        run.resolve_fallbacks()
+        run.compute_outputs(pool)
+        arrays = run.stack(memmap)
     finally:
         pool.close()
+    run.report.workers = pool.size
+    run.report.wall_seconds = time.perf_counter() - t_start
+    return run.result(arrays)
 
 
-def _prepare(rec, table, p, pdict, key, base, report, rows, uids, fps, faces, face_paths, todo, cache, pool,
-             progress, memmap, t_start) -> Prepared:
-    res = _run(_face_task, [(rows[i], p.detector, p.landmark_frames, str(face_paths[i]) if cache else None)
-                            for i in todo], pool, f"{rec.name}: faces", progress)
-    for i, r in zip(todo, res):
-        faces[i] = r
-        report.seconds["detect"] = report.seconds.get("detect", 0.0) + r.get("seconds", 0.0)
-        report.frames["detect"] = report.frames.get("detect", 0) + (1 if r["status"] != "error" else 0)
+class _Preparation:
+    """The state of one :func:`prepare` call, stage by stage."""
 
-    # (2) fallbacks, in table order ------------------------------------------------------------------
-    landmarks = np.zeros((len(rows), 68, 2))
-    sources = []
-    last: dict = {}
-    for i, (row, face) in enumerate(zip(rows, faces)):
-        subject = row.get("subject_uid", row.get("subject", ""))
-        shape = tuple(face.get("frame_shape") or ())
-        if face["status"] == "detected":
-            landmarks[i] = face["landmarks"]
-            last[subject] = (uids[i], landmarks[i], shape)
-            sources.append("detected")
-            report.faces_detected += 1
-            continue
-        prev = last.get(subject)
-        if prev is not None and (not shape or prev[2] == shape):
-            landmarks[i] = prev[1]
-            sources.append(f"previous:{prev[0]}")
-            report.faces_previous += 1
-        else:
-            landmarks[i] = whole_frame_landmarks(shape or (480, 640)).landmarks
-            sources.append("whole_frame")
-            report.faces_whole_frame += 1
-        report.fallbacks.append({"clip_uid": uids[i], "source": sources[-1],
-                                 "reason": face.get("error", "no face found on the onset, apex or middle frame")})
+    def __init__(self, rec, table: pd.DataFrame, p, cache: bool, progress: bool):
+        self.rec, self.table, self.p, self.cache, self.progress = rec, table, p, cache, progress
+        self.pdict = canonical(p)
+        key = digest({"recipe": rec.name, "version": rec.version, "preprocess": PREPROCESS_VERSION,
+                      "params": self.pdict})
+        self.base = preprocess_root() / rec.name / key
+        self.report = PrepareReport(rec.name, key, n_clips=len(table))
+        self.rows = [_row_dict(r) for _, r in table.iterrows()]
+        self.uids = [str(r["clip_uid"]) for r in self.rows]
+        self.fingerprints = [frames_fingerprint(r.get("frame_paths") or []) for r in self.rows]
+        n = len(self.rows)
+        self.faces: list = [None] * n
+        self.landmarks = np.zeros((n, 68, 2))
+        self.sources: list[str] = []
+        self.metas: list = [None] * n
+        self.ok = [True] * n
+        self.loaded: dict[int, dict] = {}
+        self.entries: list[Path] = []
 
-    # (3) outputs ------------------------------------------------------------------------------------
-    specs = rec.outputs(p)
-    entry_paths = [clip_path(base, u, f"-{digest({'frames': fp, 'landmarks': np.round(lm, 2)})}.npz")
-                   for u, fp, lm in zip(uids, fps, landmarks)]
-    metas: list = [None] * len(rows)
-    loaded: dict[int, dict] = {}
-    ok = [True] * len(rows)
-    todo = []
-    for i, path in enumerate(entry_paths):
-        if cache and path.is_file():
-            metas[i] = None  # read lazily while stacking
-        else:
-            todo.append(i)
-    report.cached = len(rows) - len(todo)
-    if cache:
-        atomic_write_json(base / "params.json", {"recipe": rec.name, "version": rec.version, "params": pdict})
-    res = _run(_output_task, [(rec.name, pdict, rows[i], landmarks[i].tolist(), str(entry_paths[i]) if cache else None,
-                               not cache) for i in todo], pool, f"{rec.name}: clips", progress)
-    report.workers = pool.size
-    for i, r in zip(todo, res):
-        for k, v in r["seconds"].items():
-            report.seconds[k] = report.seconds.get(k, 0.0) + v
-            report.frames[k] = report.frames.get(k, 0) + r["frames"].get(k, 0)
-        if r["ok"]:
-            metas[i] = r["meta"]
-            report.computed += 1
+    def _add_steps(self, seconds: dict, frames: dict) -> None:
+        for k, v in seconds.items():
+            self.report.seconds[k] = self.report.seconds.get(k, 0.0) + v
+            self.report.frames[k] = self.report.frames.get(k, 0) + frames.get(k, 0)
+
+    def _fail(self, i: int, error: str) -> None:
+        self.ok[i] = False
+        self.metas[i] = {}
+        self.report.failed.append({"clip_uid": self.uids[i], "error": error})
+
+    # (1) landmarks of every clip, from the cache or detected
+    def find_faces(self, pool: "_Pool") -> None:
+        p = self.p
+        fbase = preprocess_root() / "landmarks" / face_key(p.detector, p.landmark_frames)
+        paths = [clip_path(fbase, u, f"-{fp}.json") for u, fp in zip(self.uids, self.fingerprints)]
+        todo = []
+        for i, path in enumerate(paths):
+            got = read_json(path) if self.cache else None
+            if got is None:
+                todo.append(i)
+            else:
+                self.faces[i] = got
+        tasks = [(self.rows[i], p.detector, p.landmark_frames, str(paths[i]) if self.cache else None) for i in todo]
+        for i, r in zip(todo, _run(_face_task, tasks, pool, f"{self.rec.name}: faces", self.progress)):
+            self.faces[i] = r
+            self._add_steps({"detect": r.get("seconds", 0.0)}, {"detect": int(r["status"] != "error")})
+
+    # (2) a clip without a face takes the previous detection of its subject (table order), else the whole frame
+    def resolve_fallbacks(self) -> None:
+        last: dict = {}
+        rep = self.report
+        for i, (row, face) in enumerate(zip(self.rows, self.faces)):
+            subject = row.get("subject_uid", row.get("subject", ""))
+            shape = tuple(face.get("frame_shape") or ())
+            if face["status"] == "detected":
+                self.landmarks[i] = face["landmarks"]
+                last[subject] = (self.uids[i], self.landmarks[i], shape)
+                self.sources.append("detected")
+                rep.faces_detected += 1
+                continue
+            prev = last.get(subject)
+            if prev is not None and (not shape or prev[2] == shape):
+                self.landmarks[i] = prev[1]
+                self.sources.append(f"previous:{prev[0]}")
+                rep.faces_previous += 1
+            else:
+                self.landmarks[i] = whole_frame_landmarks(shape or (480, 640)).landmarks
+                self.sources.append("whole_frame")
+                rep.faces_whole_frame += 1
+            rep.fallbacks.append({"clip_uid": self.uids[i], "source": self.sources[-1],
+                                  "reason": face.get("error", "no face found on the onset, apex or middle frame")})
+
+    # (3) the recipe's arrays for every clip not in the cache
+    def compute_outputs(self, pool: "_Pool") -> None:
+        self.entries = [clip_path(self.base, u, f"-{digest({'frames': fp, 'landmarks': np.round(lm, 2)})}.npz")
+                        for u, fp, lm in zip(self.uids, self.fingerprints, self.landmarks)]
+        todo = [i for i, path in enumerate(self.entries) if not (self.cache and path.is_file())]
+        self.report.cached = len(self.rows) - len(todo)
+        if self.cache:
+            atomic_write_json(self.base / "params.json",
+                              {"recipe": self.rec.name, "version": self.rec.version, "params": self.pdict})
+        tasks = [(self.rec.name, self.pdict, self.rows[i], self.landmarks[i].tolist(),
+                  str(self.entries[i]) if self.cache else None, not self.cache) for i in todo]
+        for i, r in zip(todo, _run(_output_task, tasks, pool, f"{self.rec.name}: clips", self.progress)):
+            self._add_steps(r["seconds"], r["frames"])
+            if not r["ok"]:
+                self._fail(i, r["error"])
+                continue
+            self.metas[i] = r["meta"]
+            self.report.computed += 1
             if r["arrays"] is not None:
-                loaded[i] = r["arrays"]
-        else:
-            ok[i] = False
-            metas[i] = {}
-            report.failed.append({"clip_uid": uids[i], "error": r["error"]})
+                self.loaded[i] = r["arrays"]
 
-    # (4) stack ----------------------------------------------------------------------------------------
-    nbytes = sum(len(rows) * int(np.prod(s)) * np.dtype(d).itemsize for s, d in specs.values())
-    use_mm = cache and (memmap if memmap is not None else nbytes > MEMMAP_BYTES)
-    arrays: dict[str, np.ndarray] = {}
-    stack_key = digest([str(pth.name) for pth in entry_paths] + [ok])
-    mm_paths = {name: base / "stacks" / f"{stack_key}-{name}.npy" for name in specs}
-    if use_mm and all(pth.is_file() for pth in mm_paths.values()) and all(ok):
-        arrays = {name: np.load(pth, mmap_mode="r") for name, pth in mm_paths.items()}
-        need_fill = False
-    else:
-        need_fill = True
-        for name, (shape, dtype) in specs.items():
-            if use_mm:
-                mm_paths[name].parent.mkdir(parents=True, exist_ok=True)
-                tmp = mm_paths[name].with_name(f".{mm_paths[name].name}.{os.getpid()}.tmp")
-                arrays[name] = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(len(rows),) + tuple(shape))
-            else:
-                arrays[name] = np.zeros((len(rows),) + tuple(shape), dtype=dtype)
-    for i in range(len(rows)):
-        if not ok[i] or (not need_fill and metas[i] is not None):
-            continue
-        if i in loaded:
-            got, meta = loaded[i], metas[i]
+    def _entry(self, i: int, keys: list) -> tuple[dict, dict] | None:
+        """Arrays (``keys``) and metadata of clip i: from this run, the cache, or recomputed if the entry vanished."""
+        if i in self.loaded:
+            return self.loaded[i], self.metas[i]
+        got = load_npz(self.entries[i], keys=keys)
+        if got is not None:
+            return got
+        r = _output_task(self.rec.name, self.pdict, self.rows[i], self.landmarks[i].tolist(),
+                         str(self.entries[i]) if self.cache else None, True)
+        if not r["ok"]:
+            self._fail(i, r["error"])
+            return None
+        return r["arrays"], r["meta"]
+
+    # (4) stack the clips (row i = table row i); large outputs as read-only memory maps in the cache
+    def stack(self, memmap: bool | None) -> dict:
+        specs = self.rec.outputs(self.p)
+        n = len(self.rows)
+        nbytes = sum(n * int(np.prod(s)) * np.dtype(d).itemsize for s, d in specs.values())
+        use_mm = self.cache and (memmap if memmap is not None else nbytes > MEMMAP_BYTES)
+        stack_key = digest([str(e.relative_to(self.base)) for e in self.entries] + [self.ok])
+        mm_paths = {name: self.base / "stacks" / f"{stack_key}-{name}.npy" for name in specs}
+        reuse = use_mm and all(self.ok) and all(pth.is_file() for pth in mm_paths.values())
+        arrays: dict = {}
+        if reuse:
+            arrays = {name: np.load(pth, mmap_mode="r") for name, pth in mm_paths.items()}
         else:
-            entry = load_npz(entry_paths[i], keys=list(specs) if need_fill else [])
-            if entry is None:  # removed or unreadable since the check: recompute here
-                r = _output_task(rec.name, pdict, rows[i], landmarks[i].tolist(),
-                                 str(entry_paths[i]) if cache else None, True)
-                if not r["ok"]:
-                    ok[i] = False
-                    metas[i] = {}
-                    report.failed.append({"clip_uid": uids[i], "error": r["error"]})
-                    continue
-                got, meta = r["arrays"], r["meta"]
-            else:
-                got, meta = entry
-        if metas[i] is None:
-            metas[i] = meta
-        if need_fill:
+            for name, (shape, dtype) in specs.items():
+                full = (n,) + tuple(shape)
+                if use_mm:
+                    mm_paths[name].parent.mkdir(parents=True, exist_ok=True)
+                    tmp = mm_paths[name].with_name(f".{mm_paths[name].name}.{os.getpid()}.tmp")
+                    arrays[name] = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=full)
+                else:
+                    arrays[name] = np.zeros(full, dtype=dtype)
+        for i in range(n):
+            if not self.ok[i] or (reuse and self.metas[i] is not None):
+                continue
+            got = self._entry(i, [] if reuse else list(specs))
+            if got is None:
+                continue
+            data, meta = got
+            if self.metas[i] is None:
+                self.metas[i] = meta
+            if reuse:
+                continue
             for name, (shape, _) in specs.items():
-                if tuple(got[name].shape) != tuple(shape):
-                    raise RuntimeError(f"Cached entry {entry_paths[i]} holds {name} of shape {got[name].shape}, "
+                if tuple(data[name].shape) != tuple(shape):
+                    raise RuntimeError(f"Cached entry {self.entries[i]} holds {name} of shape {data[name].shape}, "
                                        f"expected {shape}; clear it with mer_utils.preprocess.clear_cache"
-                                       f"({rec.name!r}) and re-run.")
-                arrays[name][i] = got[name]
-    if use_mm and need_fill:
-        for name, arr in arrays.items():
-            arr.flush()
-            tmp = Path(arr.filename)
-            del arr
-            if all(ok):
-                os.replace(tmp, mm_paths[name])
-                arrays[name] = np.load(mm_paths[name], mmap_mode="r")
-            else:  # do not keep a stack with failed clips; it is rebuilt next time
-                arrays[name] = np.load(tmp, mmap_mode="r")
-                tmp.unlink()
-    arrays.update(rec.views(arrays, p))
+                                       f"({self.rec.name!r}) and re-run.")
+                arrays[name][i] = data[name]
+        if use_mm and not reuse:
+            for name in list(arrays):
+                arrays[name].flush()
+                tmp = Path(arrays[name].filename)
+                if all(self.ok):
+                    os.replace(tmp, mm_paths[name])
+                    arrays[name] = np.load(mm_paths[name], mmap_mode="r")
+                else:  # a stack with failed clips is not kept; it is rebuilt next time
+                    arrays[name] = np.load(tmp, mmap_mode="r")
+                    tmp.unlink()
+        arrays.update(self.rec.views(arrays, self.p))
+        return arrays
 
-    # table ------------------------------------------------------------------------------------------
-    out = table.copy()
-    out["face_source"] = sources
-    out["prep_ok"] = ok
-    meta_keys = sorted({k for m in metas if m for k in m})
-    for k in meta_keys:
-        out[k] = [m.get(k) if m else None for m in metas]
-    transforms = np.stack([_transform(rec, p, lm) for lm in landmarks]) if len(rows) else np.zeros((0, 2, 3))
-    report.wall_seconds = time.perf_counter() - t_start
-    return Prepared(rec.name, p, out, arrays, report, landmarks, transforms, base if cache else None)
-
-
-def _transform(rec, p, lm) -> np.ndarray:
-    from .align import alignment_transform
-
-    return alignment_transform(lm, p.size, p.crop, p.margin)
+    def result(self, arrays: dict) -> Prepared:
+        out = self.table.copy()
+        out["face_source"] = self.sources
+        out["prep_ok"] = self.ok
+        for k in sorted({k for m in self.metas if m for k in m}):
+            out[k] = [m.get(k) if m else None for m in self.metas]
+        p = self.p
+        transforms = np.stack([alignment_transform(lm, p.size, p.crop, p.margin) for lm in self.landmarks]) \
+            if len(self.rows) else np.zeros((0, 2, 3))
+        return Prepared(self.rec.name, p, out, arrays, self.report, self.landmarks, transforms,
+                        self.base if self.cache else None)

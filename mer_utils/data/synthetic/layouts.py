@@ -47,7 +47,7 @@ from . import plan as P
 from .render import ClipRenderer, Event, draw_nuisance
 
 #: Version of the generator; part of the completion marker (a change regenerates cached sets).
-GENERATOR_VERSION = "1.1"
+GENERATOR_VERSION = "1.2"
 #: Name of the ground-truth folder inside each layout folder.
 GT_FOLDER = "_synthetic_gt"
 
@@ -265,6 +265,10 @@ def plan_casme2(ctx: Context) -> list:
         labels = {s: P.balanced_labels(i, spec.clips, CASME2_CORE, CASME2_EXTRA) for i, s in enumerate(subjects)}
     else:
         dealt = P.deal(rng0, {s: P.CASME2_COUNTS[s] for s in subjects}, P.CASME2_EMOTIONS)
+        if 4 in dealt and dealt[4] and dealt[4][0] != "disgust":  # sub04/EP12_01f is a disgust clip in CASME II
+            donor = next(s for s in subjects if s != 4 and "disgust" in dealt[s])
+            j = dealt[donor].index("disgust")
+            dealt[donor][j], dealt[4][0] = dealt[4][0], "disgust"
         labels = {s: [(e, e, None) for e in v] for s, v in dealt.items()}
     plans = []
     n_extra = int(spec.extra.get("extra_folders", 0))
@@ -277,8 +281,6 @@ def plan_casme2(ctx: Context) -> list:
         for ci, ((emotion, canonical, objective), clip) in enumerate(zip(items, names)):
             rng = P.rng_for(ctx.seed, "casme2", sub, clip)
             identity = f"casme2/{sub}"
-            if clip == "EP12_01f" and not spec.clips:
-                emotion = canonical = "disgust"
             jit = P.annotation_jitter(rng, fps)
             tokens, intens, cls, ev, n, apex_off = _micro_event(rng, ctx, identity, canonical, fps, objective,
                                                                 max_s=spec.extra.get("max_s"), start_s=jit[0] / fps)
@@ -354,7 +356,7 @@ SAMM_CANONICAL = {"Anger": "anger", "Other": "others", "Happiness": "happiness",
                   "Contempt": "contempt", "Disgust": "disgust", "Fear": "fear", "Sadness": "sadness"}
 SAMM_CORE = [("Happiness", "happiness", 1), ("Surprise", "surprise", 2), ("Anger", "anger", 3),
              ("Disgust", "disgust", 4), ("Sadness", "sadness", 5)]
-SAMM_EXTRA = [("Contempt", "contempt", None), ("Fear", "fear", None), ("Other", "others", None)]
+SAMM_EXTRA = [("Contempt", "contempt", None), ("Other", "others", None), ("Fear", "fear", None)]
 SAMM_PREAMBLE = [
     ["SAMM Dataset - Master FACS Codes (synthetic stand-in written by mer_utils.data.synthetic)", None, None, None,
      "(Note to the users: this file mimics the layout of the SAMM coding; cite Davison et al. 2016 for SAMM.)"],
@@ -711,9 +713,9 @@ def plan_casme_sq(ctx: Context) -> list:
     else:  # spread the paper's class totals over subjects
         rng0 = P.rng_for(ctx.seed, "casme_sq", "counts")
         micro = {}
-        for v in videos:
+        for v in videos:  # micro + macro rows per eliciting video give the 3D-CNN paper's class totals
             stim = v.rstrip("0123456789")
-            total = P.CASME_SQ_MICRO[stim]
+            total = P.CASME_SQ_MICRO[stim] - int(spec.extra.get("macro_per_video", 1)) * len(subjects)
             counts = rng0.multinomial(total, np.full(len(subjects), 1.0 / len(subjects)))
             for s, c in zip(subjects, counts):
                 micro[(s, v)] = int(c)

@@ -11,8 +11,8 @@ Sizes (:data:`SIZES`):
   (dlib's HOG detector finds them), short tails.
 - ``"paper"``: the real datasets' subject lists, per-subject clip counts and emotion totals (CASME II 26
   subjects / 255 clips, SAMM 29 / 159, SMIC-HS 16 / 164, VIS and NIR 8 / 71, CASME 19 / 195 (approximate),
-  CAS(ME)² 22 subjects with the 3D-CNN paper's 206 micro-expression clips (94 happy / 76 anger / 36 disgust
-  by eliciting video), FER2013 35,887 images, CK+ 123 subjects / 593 sequences / 327 labelled) and
+  CAS(ME)² 22 subjects with the 3D-CNN paper's 206 clips (94 happy / 76 anger / 36 disgust by eliciting
+  video; one macro-expression per video, the others micro), FER2013 35,887 images, CK+ 123 subjects / 593 sequences / 327 labelled) and
   resolutions (640x480, SAMM 960x650, CK+ 640x490).
 - ``"tiny"``: a few clips per layout at 160x120, for unit tests.
 """
@@ -29,7 +29,7 @@ from .render import Event, Nuisance, draw_nuisance
 #: Apex intensity ranges (largest landmark displacement, in inter-ocular distances) of micro- and
 #: macro-expressions. Micro: a few percent of the IOD; macro: several times larger.
 MICRO_INTENSITY = (0.01, 0.025)
-MACRO_INTENSITY = (0.13, 0.22)
+MACRO_INTENSITY = (0.1, 0.18)
 
 
 def clip_seed(seed: int, *keys) -> np.random.SeedSequence:
@@ -62,7 +62,8 @@ SMIC_VIS_EMOTIONS = {"negative": 24, "positive": 28, "surprise": 19}
 CASME_EMOTIONS = {"tense": 69, "disgust": 44, "repression": 38, "surprise": 21, "happiness": 9, "sadness": 6,
                   "comtempt": 6, "fear": 2}
 CASME_SQ_SUBJECTS = [15, 16, 19, 20, 21, 22, 23, 24, 25, 26, 27, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 40]
-# 3D-CNN paper (Reddy et al. 2019, Table IV): 206 CAS(ME)² clips, happy 94 / angry 76 / disgust 36.
+# 3D-CNN paper (Reddy et al. 2019, Table IV): 206 CAS(ME)² clips, happy 94 / angry 76 / disgust 36 (labelled by
+# the eliciting video; the paper-size set has one macro-expression per video and the rest micro-expressions).
 CASME_SQ_MICRO = {"happy": 94, "anger": 76, "disgust": 36}
 #: CAS(ME)² eliciting videos: name in the coding -> (code, folder title).
 CASME_SQ_VIDEOS = {"disgust1": ("0101", "disgustingteeth"), "disgust2": ("0102", "eatingworms"),
@@ -94,7 +95,7 @@ def _size_table() -> dict:
     quick_face, quick_frame = (112, 128), (256, 192)
     quick = {
         "casme2": DatasetSize(tuple(range(1, 9)), 6, quick_frame, quick_face, extra={"extra_folders": 2}),
-        "samm": DatasetSize((6, 7, 9, 10, 11, 12), 6, (288, 195), (112, 126), (0.04, 0.08)),
+        "samm": DatasetSize((6, 7, 9, 10, 11, 12), 7, (288, 195), (112, 126), (0.04, 0.08)),
         "smic": DatasetSize((1, 2, 3, 4, 5, 6), 6, quick_frame, quick_face, (0.03, 0.1),
                             extra={"vis_subjects": (3, 4, 5, 6), "vis_clips": 4, "e_tails": (0.2, 0.35)}),
         "casme": DatasetSize(tuple(range(1, 7)), 6, quick_frame, quick_face),
@@ -108,7 +109,7 @@ def _size_table() -> dict:
         "casme2": DatasetSize(tuple(CASME2_COUNTS), 0, (640, 480), (250, 290), extra={"extra_folders": 2}),
         "samm": DatasetSize(tuple(SAMM_COUNTS), 0, (960, 650), (330, 380), (0.1, 0.25)),
         "smic": DatasetSize(tuple(SMIC_HS_COUNTS), 0, (640, 480), (190, 220), (0.05, 0.15),
-                            extra={"vis_subjects": tuple(SMIC_VIS_COUNTS), "e_tails": (0.8, 1.5)}),
+                            extra={"vis_subjects": tuple(SMIC_VIS_COUNTS), "e_tails": (0.3, 0.6)}),
         "casme": DatasetSize(tuple(range(1, 20)), 0, (640, 480), (160, 185), extra={"total": 195}),
         "casme_sq": DatasetSize(tuple(CASME_SQ_SUBJECTS), 0, (640, 480), (200, 230), (2.4, 2.4),
                                 extra={"videos": ("disgust1", "anger1", "happy1"), "macro_per_video": 1}),

@@ -73,7 +73,7 @@ def draw_nuisance(rng: np.random.Generator, length_s: float, blink_rate: float =
     for _ in range(int(n_blinks)):
         dur = float(rng.uniform(0.1, 0.2))
         blinks.append((float(rng.uniform(-0.1, max(length_s - 0.05, 0.0))), dur))
-    return Nuisance(head_amp=float(rng.uniform(0.0, 0.05)), head_freq=[float(rng.uniform(0.1, 0.6)),
+    return Nuisance(head_amp=float(rng.uniform(0.0, 0.02)), head_freq=[float(rng.uniform(0.1, 0.6)),
                     float(rng.uniform(0.6, 2.0))], head_phase=[float(v) for v in rng.uniform(0, 2 * np.pi, 2)],
                     roll_amp_deg=float(rng.uniform(0.0, 0.6)), tremor_amp=float(rng.uniform(0.0, 0.004)),
                     blinks=blinks, flicker_amp=float(rng.uniform(0.0, 0.02)),
