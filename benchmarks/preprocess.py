@@ -36,6 +36,22 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its finished children (the pool workers): unlike wall time
+    it does not grow when other programs share the cores."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
 def _rate(fn, frames: int, repeat: int = 3) -> tuple[float, float]:
     """(seconds per call, frames per second), best of ``repeat``."""
     best = float("inf")
@@ -99,21 +115,21 @@ def bench_recipes(table, recipes, workers, profile) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="mer-bench-cache-") as tmp:
         os.environ["MER_CACHE_ROOT"] = tmp
         for name in recipes:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             cold = prepare(name, table, workers=workers, profile=profile, progress=True)
-            t_cold = time.perf_counter() - t0
+            t_cold, c_cold = time.perf_counter() - t0, cpu_seconds() - c0
             t0 = time.perf_counter()
             warm = prepare(name, table, workers=workers, profile=profile, progress=False)
             t_warm = time.perf_counter() - t0
             shapes = {k: list(v.shape[1:]) for k, v in cold.arrays.items()}
             rows.append({"recipe": name, "clips": len(table), "workers": cold.report.workers,
-                         "cold_seconds": t_cold, "cold_clips_per_s": len(table) / t_cold,
+                         "cold_seconds": t_cold, "cold_clips_per_s": len(table) / t_cold, "cold_cpu_seconds": c_cold,
                          "warm_seconds": t_warm, "warm_clips_per_s": len(table) / t_warm,
                          "cache_mb": cache_size(name) / 2**20, "faces_detected": cold.report.faces_detected,
                          "fallbacks": len(cold.report.fallbacks), "failed": cold.report.n_failed,
                          "shapes": shapes, "steps": cold.report.step_table().to_dict("records")})
             print(cold.report)
-            print(f"  cold {t_cold:.1f} s ({len(table) / t_cold:.2f} clips/s), warm {t_warm:.2f} s, "
+            print(f"  cold {t_cold:.1f} s ({len(table) / t_cold:.2f} clips/s; {c_cold:.1f} CPU s), warm {t_warm:.2f} s, "
                   f"cache {rows[-1]['cache_mb']:.0f} MB\n", flush=True)
         os.environ.pop("MER_CACHE_ROOT", None)
     return rows
@@ -146,6 +162,7 @@ def main(argv=None) -> int:
     print(f"{args.dataset} ({args.size}): {len(table)} clips, {table.attrs.get('source', '?')} data, loaded in "
           f"{time.perf_counter() - t0:.1f} s; {cores()} core(s) available; recipe settings: {profile}\n", flush=True)
     result = {"size": args.size, "dataset": args.dataset, "clips": len(table), "cores": cores(),
+              "load_average_start": load_average(),
               "workers": args.workers, "profile": profile, "machine": platform.platform(),
               "python": platform.python_version()}
     if args.steps == "all":
@@ -158,13 +175,19 @@ def main(argv=None) -> int:
     if recipes:
         rows = bench_recipes(table, recipes, args.workers, profile)
         result["recipes"] = rows
-        print(f"{'recipe':10s} {'clips':>6s} {'workers':>7s} {'cold s':>8s} {'clips/s':>8s} {'warm s':>7s} {'MB':>7s}")
+        print(f"{'recipe':10s} {'clips':>6s} {'workers':>7s} {'cold s':>8s} {'clips/s':>8s} {'CPU s':>8s} "
+              f"{'warm s':>7s} {'MB':>7s}")
         for r in rows:
             print(f"{r['recipe']:10s} {r['clips']:6d} {r['workers']:7d} {r['cold_seconds']:8.1f} "
-                  f"{r['cold_clips_per_s']:8.2f} {r['warm_seconds']:7.2f} {r['cache_mb']:7.0f}")
+                  f"{r['cold_clips_per_s']:8.2f} {r['cold_cpu_seconds']:8.1f} {r['warm_seconds']:7.2f} "
+                  f"{r['cache_mb']:7.0f}")
         total = sum(r["cold_seconds"] for r in rows)
-        result["total_cold_seconds"] = total
-        print(f"\nall recipes, cold: {total:.0f} s ({total / 60:.1f} min) for {len(table)} clips")
+        cpu = sum(r["cold_cpu_seconds"] for r in rows)
+        result["total_cold_seconds"], result["total_cold_cpu_seconds"] = total, cpu
+        result["load_average_end"] = load_average()
+        print(f"\nall recipes, cold: {total:.0f} s wall ({total / 60:.1f} min) for {len(table)} clips; "
+              f"{cpu:.0f} CPU s, i.e. about {cpu / cores() / 60:.1f} min on {cores()} idle core(s); "
+              f"load average now {load_average()}")
     out = Path(args.out) if args.out else repo_path("runs", "benchmarks", f"preprocess-{args.size}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=float))

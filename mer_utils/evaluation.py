@@ -119,6 +119,21 @@ def compute_metrics(y_true, y_pred, labels: Sequence[int] | int | None = None) -
     }
 
 
+def quick_scores(y_true, y_pred, num_classes: int) -> dict[str, float]:
+    """WAR, UAR and UF1 from a NumPy confusion matrix (``bincount``) — the same numbers as
+    :func:`compute_metrics` without scikit-learn's input validation, for per-epoch monitoring in loops."""
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    C = int(num_classes)
+    if len(y_true) == 0:
+        return {"war": float("nan"), "uar": float("nan"), "uf1": float("nan")}
+    cm = np.bincount(y_true.astype(int) * C + y_pred.astype(int), minlength=C * C).reshape(C, C).astype(float)
+    tp, n_true, n_pred = np.diag(cm), cm.sum(1), cm.sum(0)
+    denom = n_true + n_pred  # = 2TP + FP + FN
+    f1 = np.divide(2 * tp, denom, out=np.zeros(C), where=denom > 0)
+    rec = np.divide(tp, n_true, out=np.zeros(C), where=n_true > 0)
+    return {"war": float(tp.sum() / len(y_true)), "uar": float(rec.mean()), "uf1": float(f1.mean())}
+
+
 def _check_predictions(predictions: pd.DataFrame, needed: Iterable[str] = ("true", "pred")) -> None:
     if not isinstance(predictions, pd.DataFrame):
         raise TypeError(f"predictions: expected a pandas DataFrame (from cross_validate), got {type(predictions).__name__}.")

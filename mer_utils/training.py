@@ -327,13 +327,40 @@ def _forward(model, x):
     return out[0] if isinstance(out, (tuple, list)) else out
 
 
-def _loader(data, idx, batch_size, shuffle=False, sampler=None, generator=None, num_workers=0):
+def _batches(data, order, batch_size: int, num_workers: int = 0):
+    """Yield ``(x, y)`` batches of ``data`` in the given ``order`` (positions).
+
+    In-memory array inputs are sliced directly (fast: no per-clip Python call); lazily loaded inputs go
+    through a ``DataLoader`` (``num_workers`` processes).
+    """
     import torch
     from torch.utils.data import DataLoader, Subset
 
-    return DataLoader(Subset(data, [int(i) for i in idx]), batch_size=batch_size, shuffle=shuffle and sampler is None,
-                      sampler=sampler, generator=generator, num_workers=num_workers,
-                      pin_memory=torch.cuda.is_available())
+    order = np.asarray(order, dtype=int)
+    if isinstance(data, ClipDataset) and data._arrays is not None:
+        labels = torch.from_numpy(np.array(data.labels, dtype=np.int64))
+        for start in range(0, len(order), batch_size):
+            b = order[start:start + batch_size]
+            xs = [a[torch.as_tensor(b)] if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a[b]))
+                  for a in data._arrays]
+            yield (tuple(xs) if data._multi else xs[0]), labels[b]
+        return
+    loader = DataLoader(Subset(data, [int(i) for i in order]), batch_size=batch_size, shuffle=False,
+                        num_workers=num_workers, pin_memory=torch.cuda.is_available())
+    yield from loader
+
+
+def epoch_order(labels: np.ndarray, train_idx: np.ndarray, balance: str, rng: np.random.Generator) -> np.ndarray:
+    """The training clips of one epoch, in order: shuffled (``"none"``), drawn with class-balanced weights
+    with replacement (``"sampler"``), or every class oversampled to the largest (``"oversample"``)."""
+    if balance == "oversample":
+        return balanced_indices(labels, train_idx, rng)
+    if balance == "sampler":
+        y = np.asarray(labels)[train_idx]
+        _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+        weights = 1.0 / counts[inverse]
+        return rng.choice(train_idx, size=len(train_idx), replace=True, p=weights / weights.sum())
+    return rng.permutation(train_idx)
 
 
 def predict(model, data, idx, batch_size: int = 64, device: Any = None, amp: bool = True,
@@ -348,7 +375,7 @@ def predict(model, data, idx, batch_size: int = 64, device: Any = None, amp: boo
     use_amp = amp and dev.type == "cuda"
     probs, total, count = [], 0.0, 0
     with torch.no_grad():
-        for x, y in _loader(data, idx, batch_size):
+        for x, y in _batches(data, idx, batch_size):
             x, y = _to_device(x, dev), y.to(dev)
             with torch.autocast(device_type=dev.type, enabled=use_amp):
                 logits = _forward(model, x)
@@ -398,7 +425,6 @@ def fit(model, data: ClipDataset, train_idx, config: TrainConfig, *, val_idx=Non
     loss_fn = config.loss if config.loss is not None else torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     use_amp = bool(config.amp) and dev.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    gen = torch.Generator().manual_seed(int(seed))
     rng = np.random.default_rng(seed)
     ebs = config.eval_batch_size or max(config.batch_size, 64)
     n_classes = data.num_classes
@@ -409,19 +435,8 @@ def fit(model, data: ClipDataset, train_idx, config: TrainConfig, *, val_idx=Non
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
-        if config.balance == "oversample":
-            loader = _loader(data, balanced_indices(labels, train_idx, rng), config.batch_size,
-                             num_workers=config.num_workers)
-        elif config.balance == "sampler":
-            y = labels[train_idx]
-            weights = 1.0 / np.bincount(y, minlength=n_classes)[y]
-            sampler = torch.utils.data.WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double),
-                                                             num_samples=len(train_idx), replacement=True,
-                                                             generator=gen)
-            loader = _loader(data, train_idx, config.batch_size, sampler=sampler, num_workers=config.num_workers)
-        else:
-            loader = _loader(data, train_idx, config.batch_size, shuffle=True, generator=gen,
-                             num_workers=config.num_workers)
+        loader = _batches(data, epoch_order(labels, train_idx, config.balance, rng), config.batch_size,
+                          config.num_workers)
         total, correct, seen = 0.0, 0, 0
         for x, y in loader:
             x, y = _to_device(x, dev), y.to(dev)
@@ -446,7 +461,7 @@ def fit(model, data: ClipDataset, train_idx, config: TrainConfig, *, val_idx=Non
             scheduler.step()
         if len(val_idx):
             vp, _, vloss = predict(model, data, val_idx, ebs, dev, config.amp, loss_fn)
-            vm = evaluation.compute_metrics(labels[val_idx], vp, n_classes)
+            vm = evaluation.quick_scores(labels[val_idx], vp, n_classes)
             row.update(val_loss=vloss, val_acc=vm["war"], val_uf1=vm["uf1"])
         for name, idx in track.items():
             tp, _, tloss = predict(model, data, idx, ebs, dev, config.amp, loss_fn)

@@ -39,6 +39,9 @@ def test_random_predictions_agree_with_formulas():
     m = ev.compute_metrics(y_true, y_pred, 5)
     for k, v in _hand(ev.confusion(y_true, y_pred, 5)).items():
         assert m[k] == pytest.approx(v)
+    q = ev.quick_scores(y_true, np.where(y_pred == 4, 3, y_pred), 5)  # class 4 never predicted
+    full = ev.compute_metrics(y_true, np.where(y_pred == 4, 3, y_pred), 5)
+    assert all(q[k] == pytest.approx(full[k]) for k in ("war", "uar", "uf1"))
 
 
 def test_absent_class_still_counts():

@@ -147,3 +147,16 @@ def test_weights_never_downloaded():
     assert not small.pretrained and small.depth_mult == 0.35
     with pytest.raises(ValueError, match="ReXNet"):
         rexnet_feature_extractor("resnet18")
+
+
+def test_channels_last_gives_the_same_outputs():
+    from mer_utils.models.zhao2021 import use_channels_last
+
+    torch.manual_seed(0)
+    a = CropNet(3, **TINY).eval()
+    b = CropNet(3, **TINY).eval()
+    b.load_state_dict(a.state_dict())
+    use_channels_last(b)
+    x = torch.randint(0, 256, (2, 3, 48, 48), dtype=torch.uint8)
+    with torch.no_grad():
+        torch.testing.assert_close(a(x), b(x), rtol=1e-4, atol=1e-4)

@@ -224,7 +224,7 @@ def learnability_check(table: pd.DataFrame, label_column: str = "label", C: floa
         raise ValueError("learnability_check needs clips of at least two subjects (leave-one-subject-out).")
     pred = np.empty_like(y)
     for train, test in LeaveOneGroupOut().split(X, y, groups):
-        model = make_pipeline(StandardScaler(), LinearSVC(C=C, max_iter=20000))
+        model = make_pipeline(StandardScaler(), LinearSVC(C=C, max_iter=20000, random_state=0))
         model.fit(X[train], y[train])
         pred[test] = model.predict(X[test])
     classes = np.unique(y)
