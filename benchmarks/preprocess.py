@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/preprocess.py --size quick                 # quick synthetic CASME II layout
     .venv/bin/python benchmarks/preprocess.py --size paper --workers 2     # 255 clips, every recipe
     .venv/bin/python benchmarks/preprocess.py --size paper --recipes she2020,zhao2021 --steps none
+    .venv/bin/python benchmarks/preprocess.py --size paper --root /path/to/root   # a DATA_ROOT with CASME2/
 
 Steps are timed on frames of the chosen set (one clip's onset..offset frames); recipes run ``prepare`` into a
 fresh temporary cache (cold: every clip computed), then once more (warm: every clip read from the cache). The
@@ -144,6 +145,9 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=None, help="processes (default: the cores)")
     ap.add_argument("--profile", choices=("ci", "quick", "full"), default=None,
                     help="recipe settings (default: full for --size paper, quick for --size quick)")
+    ap.add_argument("--root", default=None,
+                    help="a DATA_ROOT holding the dataset folder (licensed, or a synthetic root made with "
+                         "`python -m mer_utils.data.synthetic --size paper --root DIR --datasets casme2`)")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N clips")
     ap.add_argument("--out", default=None, help="JSON output file")
     args = ap.parse_args(argv)
@@ -156,7 +160,10 @@ def main(argv=None) -> int:
         ap.error(f"unknown recipe(s) {unknown}; expected some of {ALL_RECIPES}")
     profile = args.profile or ("full" if args.size == "paper" else "quick")
     t0 = time.perf_counter()
-    table = load_dataset(args.dataset, synthetic_size=args.size, require_licensed=False)
+    if args.root:
+        table = load_dataset(args.dataset, data_root=args.root, require_licensed=True)
+    else:
+        table = load_dataset(args.dataset, synthetic_size=args.size, require_licensed=False)
     if args.limit:
         table = table.iloc[: args.limit]
     print(f"{args.dataset} ({args.size}): {len(table)} clips, {table.attrs.get('source', '?')} data, loaded in "

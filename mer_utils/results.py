@@ -233,14 +233,16 @@ def load_results(root: str | os.PathLike | None = None, per_dataset: bool = Fals
     dataset inside each composite run, ``scope`` naming it).
 
     Columns: ``notebook, dataset, protocol, method, scope, war, uar, uf1, wf1, n, complete, n_folds,
-    folds_done, seconds, device, data, profile, created, run, path``. ``data`` is the run's ``data_source``
+    folds_done, seconds, device, data, profile, datasets, created, run, path`` (``datasets``: the datasets
+    scored inside the run, comma-separated). ``data`` is the run's ``data_source``
     (what it read: the synthetic set or ``DATA_ROOT``); ``profile`` is ``params["profile"]`` when the
     notebook put it there (recommended). An empty store gives
     an empty table with these columns.
     """
     base = Path(root) if root is not None else results_root()
     columns = ["notebook", "dataset", "protocol", "method", "scope", "war", "uar", "uf1", "wf1", "n",
-               "complete", "n_folds", "folds_done", "seconds", "device", "data", "profile", "created", "run", "path"]
+               "complete", "n_folds", "folds_done", "seconds", "device", "data", "profile", "datasets", "created",
+               "run", "path"]
     rows = []
     for pfile in sorted(base.glob("*/*/*/*/params.json")):
         folder = pfile.parent
@@ -264,8 +266,9 @@ def load_results(root: str | os.PathLike | None = None, per_dataset: bool = Fals
                     "profile": (params.get("params") or {}).get("profile"),
                     "created": params.get("created"), "run": folder.name, "path": str(folder)}
         pooled = (metrics or {}).get("pooled", {})
-        rows.append({**base_row, "scope": "pooled", **{k: pooled.get(k) for k in ("war", "uar", "uf1", "wf1", "n")}})
         per_ds = (metrics or {}).get("per_dataset", {})
+        base_row["datasets"] = ",".join(sorted(per_ds))
+        rows.append({**base_row, "scope": "pooled", **{k: pooled.get(k) for k in ("war", "uar", "uf1", "wf1", "n")}})
         if per_dataset and len(per_ds) > 1:
             for ds, m in per_ds.items():
                 rows.append({**base_row, "scope": ds, **{k: m.get(k) for k in ("war", "uar", "uf1", "wf1", "n")}})
@@ -437,3 +440,139 @@ def compare_to_paper(paper_rows: pd.DataFrame, summary: Mapping[str, Any], label
     out["paper"] = paper_rows["value"].to_numpy()
     out[label] = [run_value(summary, d, m) for d, m in zip(paper_rows["dataset"], paper_rows["metric"])]
     return out.reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------- comparison
+#: Paper-table columns that describe *where* a score was obtained; any other filled column (aggregation,
+#: kernel, branch, ablation, ...) marks a variant that :func:`comparison_table` leaves out by default.
+CORE_TABLE_COLUMNS = ("paper", "table", "method", "dataset", "protocol", "metric", "value", "printed", "split",
+                      "task", "notes")
+#: Suffix of result-store protocols that are demonstrations (notebook 02's shuffled labels), not methods.
+DEMO_SUFFIXES = ("-shuffled",)
+
+
+def split_protocol(name: str) -> tuple[str, str | None]:
+    """``"reddy2019_smic-loso"`` -> ``("reddy2019_smic", "loso")``; a name without ``-`` -> ``(name, None)``.
+
+    Protocol names of :mod:`mer_utils.data.protocols` use underscores, so a ``-`` separates a split or
+    variant that a notebook appended.
+    """
+    base, _, rest = str(name).partition("-")
+    return base, (rest or None)
+
+
+def comparison_table(runs: pd.DataFrame | None = None, papers: pd.DataFrame | None = None,
+                     metrics: Iterable[str] = ("war", "uar", "uf1"), latest_only: bool = True,
+                     main_only: bool = True, f1_as_uf1: bool = True) -> pd.DataFrame:
+    """One table of every method of this course (from the result store) and every paper number, per protocol
+    and dataset.
+
+    Columns: ``protocol, dataset, split, method, source`` (``"this course"`` or ``"paper"``), ``reference``
+    (notebook, or paper + table), ``data`` (what the run read; ``"published (licensed data)"`` for papers),
+    ``profile``, the ``metrics`` and ``note``. Course runs come from :func:`load_results` (complete runs only;
+    demonstrations such as notebook 02's shuffled labels left out; with ``latest_only`` the newest run per
+    notebook, dataset, protocol, method and profile); a composite run gives a ``composite`` row plus one row
+    per dataset inside it. Paper rows come from :func:`paper_tables`; with ``main_only`` rows describing
+    variants (a filled column outside :data:`CORE_TABLE_COLUMNS`) are left out, and a baseline cited by
+    several papers with the same numbers appears once. ``f1_as_uf1``: a paper's F1 whose average is not
+    stated fills the UF1 column, said in ``note``.
+    """
+    metrics = list(metrics)
+    cols = ["protocol", "dataset", "split", "method", "source", "reference", "data", "profile", *metrics, "note"]
+    runs = load_results(per_dataset=True, include_incomplete=False) if runs is None else runs
+    frames = []
+    if len(runs):
+        r = runs[runs["complete"].astype(bool)].copy()
+        r = r[~r["protocol"].astype(str).str.endswith(DEMO_SUFFIXES)]
+        if latest_only and len(r):
+            keys = ["notebook", "dataset", "protocol", "method", "profile"]
+            newest = r[r["scope"] == "pooled"].sort_values("created").groupby(keys, dropna=False)["run"].last()
+            r = r[r["run"].isin(set(newest))]
+        if len(r):
+            base = r["protocol"].map(lambda p: split_protocol(p)[0])
+            split = r["protocol"].map(lambda p: split_protocol(p)[1])
+            multi = r["datasets"].fillna("").str.contains(",")
+            scope_ds = np.where(r["scope"] != "pooled", r["scope"],
+                                np.where(multi, COMPOSITE, r["datasets"].replace("", np.nan).fillna(r["dataset"])))
+            ours = pd.DataFrame({"protocol": base.to_numpy(), "dataset": scope_ds, "split": split.to_numpy(),
+                                 "method": r["method"].to_numpy(), "source": "this course",
+                                 "reference": r["notebook"].to_numpy(), "data": r["data"].to_numpy(),
+                                 "profile": r["profile"].to_numpy(), "note": ""})
+            for m in metrics:
+                ours[m] = r[m].to_numpy() if m in r.columns else np.nan
+            frames.append(ours)
+    papers = paper_tables() if papers is None else papers
+    if len(papers):
+        p = papers.copy()
+        if main_only:
+            extra = [c for c in p.columns if c not in CORE_TABLE_COLUMNS]
+            if extra:
+                p = p[p[extra].isna().all(axis=1)]
+        p["split"] = p["split"] if "split" in p.columns else None
+        p["note"] = ""
+        if f1_as_uf1 and "uf1" in metrics:
+            key = ["paper", "table", "method", "protocol", "dataset"]
+            has_uf1 = set(map(tuple, p.loc[p["metric"] == "uf1", key].astype(str).to_numpy()))
+            f1 = (p["metric"] == "f1") & ~p[key].astype(str).apply(tuple, axis=1).isin(has_uf1)
+            p.loc[f1, "note"] = "paper's F1 (average not stated) shown as UF1"
+            p.loc[f1, "metric"] = "uf1"
+        p = p[p["metric"].isin(metrics)]
+        p["reference"] = p["paper"] + " " + p["table"].astype(str)
+        index = ["protocol", "dataset", "split", "method", "reference"]
+        p["split"] = p["split"].fillna("")
+        wide = p.pivot_table(index=index, columns="metric", values="value", aggfunc="first").reset_index()
+        notes = p[(p["note"] != "") & p["value"].notna()].groupby(index)["note"].first()
+        wide["note"] = [notes.get(tuple(k), "") for k in wide[index].itertuples(index=False)]
+        present = [m for m in metrics if m in wide.columns]
+        wide = wide.dropna(subset=present, how="all")
+        # a baseline cited by several papers (LBP-TOP...) appears once: same place, same numbers, same name stem;
+        # the citing paper's own file wins over the collected baselines file
+        wide = wide.sort_values("reference", key=lambda r: r.str.startswith("lbptop_baseline"), kind="stable")
+        stem = wide["method"].str.lower().str.replace(r"[^a-z0-9]", "", regex=True).str[:4]
+        wide = wide[~pd.concat([wide[["protocol", "dataset", *present]].round(4), stem.rename("stem")],
+                               axis=1).duplicated()]
+        wide["split"] = wide["split"].replace("", None)
+        wide["source"], wide["data"], wide["profile"] = "paper", "published (licensed data)", None
+        for m in metrics:
+            if m not in wide.columns:
+                wide[m] = np.nan
+        frames.append(wide)
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat([f[cols] for f in frames], ignore_index=True)
+    order = {"this course": 0, "paper": 1}
+    out = out.sort_values(["protocol", "dataset", "source", "method"], key=lambda s: s.map(order) if s.name == "source" else s)
+    return out.reset_index(drop=True)
+
+
+def data_source(table: pd.DataFrame) -> str:
+    """What a clip table was read from, for ``cross_validate(data_source=...)``: ``"synthetic (quick)"``,
+    ``"licensed"``, or ``"licensed + synthetic"`` for a mixed composite (from the loaders' ``attrs``)."""
+    attrs = getattr(table, "attrs", {}) or {}
+    sources = attrs.get("sources")
+    kinds = sorted({v.get("source", "?") for v in sources.values()}) if isinstance(sources, Mapping) and sources \
+        else [attrs.get("source", "unknown")]
+    roots = [str(v.get("root", "")) for v in (sources.values() if isinstance(sources, Mapping) else [attrs])]
+    size = next((part for r in roots for part in ("quick", "paper") if f"synthetic/{part}" in r.replace("\\", "/")), None)
+    text = " + ".join(kinds)
+    return f"{text} ({size})" if size and "synthetic" in kinds else text
+
+
+def comparison_selection(table: pd.DataFrame, metric: str = "uf1", papers_per_place: int = 3) -> pd.DataFrame:
+    """The rows of :func:`comparison_table` worth plotting for ``metric``, with a ``where`` label
+    (``protocol / dataset``).
+
+    Where this course has results: those places only, with every course row, the LBP-TOP baseline and the
+    ``papers_per_place`` best paper rows. Without any course results: the same selection of paper rows for
+    every place. Rows lacking ``metric`` are dropped.
+    """
+    t = table.dropna(subset=[metric]).copy()
+    t["where"] = t["protocol"].astype(str) + " / " + t["dataset"].astype(str)
+    ours = t[t["source"] == "this course"]
+    if len(ours):
+        t = t[t["where"].isin(set(ours["where"]))]
+    paper = t[t["source"] == "paper"]
+    lbp = paper[paper["method"].str.contains("LBP-TOP", case=False, regex=False)]
+    best = paper.sort_values(metric, ascending=False).groupby("where").head(papers_per_place)
+    keep = pd.concat([t[t["source"] == "this course"], lbp, best])
+    return keep[~keep.index.duplicated()].sort_values(["where", "source", metric], ascending=[True, False, False])

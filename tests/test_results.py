@@ -112,3 +112,55 @@ def test_compare_to_paper_and_notebook_metrics(tmp_path, monkeypatch):
     record_metrics("02_evaluation", {"loso": {"uf1": 0.4}}, verbose=False)
     nm = R.load_notebook_metrics()
     assert nm.loc[0, "key"] == "loso.uf1" and nm.loc[0, "value"] == 0.4
+
+
+def _store_with_one_composite_run(root):
+    from collections import namedtuple
+
+    from mer_utils import training as T
+
+    Fold = namedtuple("Fold", "name train test")
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"clip_uid": [f"{d}/s{i}/c{i}" for i, d in enumerate(["casme2", "samm"] * 6)],
+                          "subject_uid": [f"{d}/s{i % 4}" for i, d in enumerate(["casme2", "samm"] * 6)],
+                          "dataset": ["casme2", "samm"] * 6, "label": rng.integers(0, 3, 12)})
+    subj = table["subject_uid"].to_numpy()
+    folds = [Fold(s, np.flatnonzero(subj != s), np.flatnonzero(subj == s)) for s in np.unique(subj)]
+    T.cross_validate(lambda f, tr, te, d: np.zeros(len(te), int), table, folds, notebook="99_test",
+                     dataset="megc2019", protocol="megc2019_composite-loso", method_name="always negative",
+                     params={"profile": "ci"}, class_names=["negative", "positive", "surprise"], root=root,
+                     progress=False, device="cpu", data_source="synthetic (quick)")
+    T.cross_validate(lambda f, tr, te, d: np.zeros(len(te), int), table, folds, notebook="02_evaluation",
+                     dataset="casme2", protocol="casme2_5class-shuffled", method_name="demo",
+                     class_names=["a", "b", "c"], root=root, progress=False, device="cpu")
+
+
+def test_comparison_table_joins_runs_and_papers(tmp_path):
+    _store_with_one_composite_run(tmp_path)
+    runs = R.load_results(tmp_path, per_dataset=True)
+    assert set(runs["scope"]) == {"pooled", "casme2", "samm"} and runs["profile"].eq("ci").any()
+    t = R.comparison_table(runs=runs)
+    ours = t[t["source"] == "this course"]
+    assert set(ours["dataset"]) == {"composite", "casme2", "samm"}  # the demo run is left out
+    assert set(ours["protocol"]) == {"megc2019_composite"} and set(ours["split"]) == {"loso"}
+    assert (ours["data"] == "synthetic (quick)").all()
+    lbp = t[(t["source"] == "paper") & (t["protocol"] == "megc2019_composite") & (t["dataset"] == "composite")
+            & t["method"].str.startswith("LBP-TOP")]
+    assert len(lbp) == 1 and lbp["uf1"].iloc[0] == pytest.approx(0.588)  # cited twice, shown once
+    sel = R.comparison_selection(t, "uf1")
+    assert set(sel["where"]) <= {"megc2019_composite / composite", "megc2019_composite / casme2",
+                                 "megc2019_composite / samm"}
+    assert (sel["source"] == "this course").sum() == 3
+    empty = R.comparison_table(runs=R.load_results(tmp_path / "none", per_dataset=True))
+    assert (empty["source"] == "paper").all() and len(R.comparison_selection(empty, "uf1"))
+
+
+def test_split_protocol_and_data_source():
+    assert R.split_protocol("reddy2019_smic-loso") == ("reddy2019_smic", "loso")
+    assert R.split_protocol("casme2_5class") == ("casme2_5class", None)
+    t = pd.DataFrame({"a": [1]})
+    t.attrs = {"sources": {"casme2": {"source": "synthetic", "root": "/x/data/synthetic/quick/CASME2"},
+                           "samm": {"source": "licensed", "root": "/d/SAMM"}}}
+    assert R.data_source(t) == "licensed + synthetic (quick)"
+    t.attrs = {"source": "licensed", "root": "/d/CASME2"}
+    assert R.data_source(t) == "licensed"

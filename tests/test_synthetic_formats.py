@@ -230,3 +230,28 @@ def test_the_loaders_spreadsheet_readers_parse_every_layout(root):
     assert row["apex_estimated"]
     merged = c2.merge(gt, on="clip_uid", suffixes=("", "_gt"))
     assert (merged["emotion"] == merged["emotion_gt"]).all()
+
+
+def test_tour_helpers(root):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mer_utils.data.synthetic import tour
+
+    text = tour.layout_tree(root / "SAMM", depth=2, max_entries=1)
+    assert text.splitlines()[0] == "SAMM/" and "_synthetic_gt" not in text and "more)" in text
+    with pytest.raises(FileNotFoundError):
+        tour.layout_tree(root / "nowhere")
+    raw = tour.raw_rows(root / "CASME2" / "CASME2-coding-20140508.xlsx", rows=3)
+    assert raw.iloc[0, 0] == "Subject" and isinstance(raw.iloc[1, 0], str)
+    gt = S.ground_truth_table(root, "casme2")
+    rec = S.load_ground_truth(root, gt["clip_uid"].iloc[0])
+    ax = tour.plot_intensity_curve(rec, measured=np.zeros(rec["n_frames"]))
+    assert ax.get_xlabel() == "frame number"
+    frames = np.zeros((4, 24, 32, 3), dtype=np.uint8)
+    html = tour.clip_animation(frames, amplify=10, width=32)
+    assert "<script" in html and len(html) < 200_000
+    feats = tour.flow_features(np.zeros((120, 160), np.uint8), np.zeros((120, 160), np.uint8),
+                               np.tile([[60.0, 50.0]], (68, 1)) + np.r_[np.zeros((36, 2)), [[0, 0]] * 6,
+                                                                         [[30, 0]] * 6, np.zeros((20, 2))])
+    assert feats.shape == (8 * 8 * 2,) and np.allclose(feats, 0)

@@ -210,3 +210,18 @@ def test_bad_inputs_raise_helpful_errors():
         T.ClipDataset(table, X[:3])
     with pytest.raises(TypeError, match="fit_predict"):
         T.as_method(42)
+
+
+def test_leakage_experiment_selection_on_test_is_optimistic(tmp_path):
+    table, X = toy(n_subjects=4, per_subject=6, classes=3, separable=False)
+    data, folds = T.ClipDataset(table, X), loso(table)
+    cfg = T.TrainConfig(epochs=4, batch_size=8, lr=0.05, optimizer="sgd")
+    res = T.leakage_experiment(data, folds, T.FeatureMLP(4, 8, 0.0), cfg, n_shuffles=1, notebook="test",
+                               dataset="toy", protocol="loso", root=tmp_path, device="cpu", progress=False)
+    t = res.table.set_index("protocol")
+    assert list(t.index) == list(T.LEAKAGE_PROTOCOLS)
+    # per fold the leaky epoch is the best on the test subject, so pooled accuracy can only go up
+    assert t.loc[T.LEAKAGE_PROTOCOLS[2], "war"] >= t.loc[T.LEAKAGE_PROTOCOLS[0], "war"]
+    assert set(res.histories) == {f.name for f in folds} and res.chosen_epochs.between(1, 4).all()
+    assert list(res.summary().index) == list(T.LEAKAGE_PROTOCOLS)
+    assert all(p.endswith("-shuffled") for p in results.load_results(tmp_path)["protocol"])

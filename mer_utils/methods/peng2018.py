@@ -15,7 +15,12 @@ import cv2
 import numpy as np
 
 __all__ = ["balanced_resample", "PengAugment", "random_corner_crop", "center_crop", "MACRO_AUGMENT",
-           "HDE_AUGMENT", "CDE_AUGMENT", "STAGE_SETTINGS"]
+           "HDE_AUGMENT", "CDE_AUGMENT", "OBJECTIVE_CLASSES", "MACRO_TO_OBJECTIVE",
+           "load_emotion_folder", "load_macro_table", "prepare_macro_images", "random_test_split", "ImageInputs",
+           "BatchAugment", "PengStage", "PROFILES", "cde_resize", "make_stage", "run_stage", "stage_checkpoint",
+           "select_folds", "confusion_percent", "hde_scores", "cde_scores", "PAPER_METHOD", "table_i",
+           "compare_hde", "compare_cde", "settings_vs_paper", "plot_confusions_vs_paper", "plot_examples",
+           "augmentation_examples", "plot_image_row", "hde_metrics", "cde_metrics", "ablation_table"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -167,20 +172,6 @@ def center_crop(images: np.ndarray, size: int) -> np.ndarray:
         raise ValueError(f"center_crop: crop {size} larger than the images ({h}x{w}).")
     t, l = (h - size) // 2, (w - size) // 2
     return images[:, t:t + size, l:l + size]
-
-
-#: The stage settings as written in Sec. III-B / III-C ("decreased 10 times after every 20 epochs" = StepLR
-#: gamma 0.1 step 20; "decreased 2 times after every 10 epochs" = gamma 0.5 step 10). Momentum 0.9 everywhere
-#: (the paper states it for the macro stage; we keep it for the micro stages). The paper gives no epoch count
-#: for CDE: we use HDE's 50.
-STAGE_SETTINGS = {
-    "macro": {"epochs": 100, "batch_size": 50, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0,
-              "step_size": 20, "gamma": 0.1, "per_class": 5000, "image_size": 224, "test_fraction": 0.1},
-    "hde": {"epochs": 50, "batch_size": 100, "lr": 1e-4, "momentum": 0.9, "weight_decay": 0.0,
-            "step_size": 10, "gamma": 0.5, "per_class": 200, "image_size": 224},
-    "cde": {"epochs": 50, "batch_size": 10, "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.05,
-            "step_size": 20, "gamma": 0.1, "per_class": None, "image_size": 224, "resize": 240},
-}
 
 
 # ==================================================================================================
@@ -409,7 +400,8 @@ class PengStage:
     macro -> micro transfer), balance the training clips by :func:`balanced_resample` (``per_class``; ``None``
     = up to the largest class), train with SGD (momentum) and a StepLR schedule through the shared
     :func:`mer_utils.training.fit` with :class:`BatchAugment`, save ``model.pt`` in the fold folder (reused when
-    present: checkpoint-if-present, else train) and predict the test clips. No epoch is chosen on test data:
+    present: checkpoint-if-present, else train; ``save_model=False`` skips it for the many micro-stage folds,
+which the runner resumes fold by fold anyway) and predict the test clips. No epoch is chosen on test data:
     the last epoch is used, as the paper reports results "after 50 epochs".
 
     The settings are dataclass fields (hashed into the result folder); the data are bound with :meth:`bind`.
@@ -430,6 +422,7 @@ class PengStage:
     init: str = "scratch"
     init_path: str | None = None
     keep_head: bool = True
+    save_model: bool = True
 
     def __post_init__(self):
         if self.init not in INITS:
@@ -508,8 +501,9 @@ class PengStage:
             res = fit(model, train_data, idx, config, device=device, seed=seed, progress=self._progress,
                       desc=f"{fold.name}")
             model, history = res.model, res.history
-            save_checkpoint(model, ckpt, history=history.to_dict(orient="records"), best_epoch=res.best_epoch,
-                            n_train_resampled=int(idx.size))
+            if self.save_model:
+                save_checkpoint(model, ckpt, history=history.to_dict(orient="records"), best_epoch=res.best_epoch,
+                                n_train_resampled=int(idx.size))
         pred, probs, _ = predict(model, test_data, test_idx, 64, device, config.amp)
         return {"pred": pred, "scores": probs, "history": history}
 
@@ -517,23 +511,29 @@ class PengStage:
 # ==================================================================================================
 # Profiles, running a stage, and the paper's tables
 # ==================================================================================================
-#: Notebook settings per profile. ``full`` = the paper (Sec. III-B/C); ``quick`` / ``ci`` shrink the image
-#: size, the resampled class sizes and the epochs so that the whole chain runs on a CPU in minutes.
+#: Notebook settings per profile. ``full`` = the paper as written (Sec. III-B/C): SGD with momentum 0.9;
+#: macro stage batch 50, lr 0.01 "decreased 10 times after every 20 epochs" (StepLR step 20, gamma 0.1),
+#: 100 epochs, 5,000 images per class; HDE batch 100, lr 1e-4 "decreased 2 times after every 10 epochs"
+#: (step 10, gamma 0.5), 50 epochs, 200 images per class; CDE batch 10, lr 1e-3, step 20 gamma 0.1,
+#: weight decay 0.05, classes resampled to equal counts, 240 -> 224 corner crops. The paper gives no epoch
+#: count for CDE (we use HDE's 50) and states the momentum only for the macro stage (we keep 0.9).
+#: ``quick`` / ``ci`` shrink the image size, the resampled class sizes and the epochs (and raise the HDE
+#: learning rate, since a few epochs at 1e-4 barely move the weights) so that the chain runs on a CPU in minutes.
 #: ``*_per_class`` = images per class after resampling (None = up to the largest class);
 #: ``cde_folds_per_dataset`` = None runs every LOSO fold, k keeps the first k test subjects of each dataset.
 PROFILES = {
     "full": {"image_size": 224, "macro_per_class": 5000, "macro_epochs": 100, "macro_batch": 50, "macro_lr": 0.01,
              "macro_step": 20, "hde_per_class": 200, "hde_epochs": 50, "hde_batch": 100, "hde_lr": 1e-4,
              "hde_step": 10, "cde_epochs": 50, "cde_batch": 10, "cde_lr": 1e-3, "cde_step": 20,
-             "cde_weight_decay": 0.05, "cde_folds_per_dataset": None, "ablation": True},
+             "cde_weight_decay": 0.05, "cde_folds_per_dataset": None, "ablation": True, "synthetic_size": "paper"},
     "quick": {"image_size": 48, "macro_per_class": 100, "macro_epochs": 3, "macro_batch": 25, "macro_lr": 0.01,
-              "macro_step": 2, "hde_per_class": 30, "hde_epochs": 5, "hde_batch": 15, "hde_lr": 1e-3,
-              "hde_step": 3, "cde_epochs": 3, "cde_batch": 10, "cde_lr": 1e-3, "cde_step": 2,
-              "cde_weight_decay": 0.05, "cde_folds_per_dataset": None, "ablation": True},
+              "macro_step": 2, "hde_per_class": 25, "hde_epochs": 4, "hde_batch": 15, "hde_lr": 1e-3,
+              "hde_step": 3, "cde_epochs": 3, "cde_batch": 16, "cde_lr": 1e-3, "cde_step": 2,
+              "cde_weight_decay": 0.05, "cde_folds_per_dataset": None, "ablation": True, "synthetic_size": "quick"},
     "ci": {"image_size": 32, "macro_per_class": 20, "macro_epochs": 1, "macro_batch": 25, "macro_lr": 0.01,
            "macro_step": 1, "hde_per_class": 8, "hde_epochs": 1, "hde_batch": 20, "hde_lr": 1e-3, "hde_step": 1,
            "cde_epochs": 1, "cde_batch": 10, "cde_lr": 1e-3, "cde_step": 1, "cde_weight_decay": 0.05,
-           "cde_folds_per_dataset": 1, "ablation": True},
+           "cde_folds_per_dataset": 1, "ablation": True, "synthetic_size": "quick"},
 }
 
 
@@ -551,10 +551,12 @@ def make_stage(task: str, settings, init: str = "scratch", init_path=None) -> Pe
                          s["macro_per_class"], MACRO_AUGMENT, None, init, None if init_path is None else str(init_path))
     if task == "hde":
         return PengStage(s["hde_epochs"], s["hde_batch"], s["hde_lr"], 0.9, 0.0, s["hde_step"], 0.5,
-                         s["hde_per_class"], HDE_AUGMENT, None, init, None if init_path is None else str(init_path))
+                         s["hde_per_class"], HDE_AUGMENT, None, init, None if init_path is None else str(init_path),
+                         save_model=False)
     if task == "cde":
         return PengStage(s["cde_epochs"], s["cde_batch"], s["cde_lr"], 0.9, s["cde_weight_decay"], s["cde_step"], 0.1,
-                         None, None, int(s["image_size"]), init, None if init_path is None else str(init_path))
+                         None, None, int(s["image_size"]), init, None if init_path is None else str(init_path),
+                         save_model=False)
     raise ValueError(f"make_stage: task={task!r}; expected 'macro', 'hde' or 'cde'.")
 
 
@@ -629,3 +631,190 @@ def cde_scores(cv) -> "pd.DataFrame":
             for d in ("samm", "casme2") if d in m.get("per_dataset", {})]
     rows.append({"dataset": "composite", **{k: m["pooled"][k] for k in ("war", "uf1", "uar", "n")}})
     return pd.DataFrame(rows)
+
+
+PAPER_METHOD = "ResNet-10 (ImageNet -> macro -> micro)"
+
+
+def table_i(table) -> "pd.DataFrame":
+    """Clips per objective class and dataset of this run beside the paper's Table I (from
+    :data:`mer_utils.data.published.PROTOCOL_COUNTS`)."""
+    import pandas as pd
+
+    from ..data.published import PROTOCOL_COUNTS
+
+    rows = []
+    for ds in ("casme2", "samm"):
+        part = table[table["dataset"] == ds]
+        counts = part["label_name"].value_counts()
+        paper = PROTOCOL_COUNTS["megc2018_objective"][ds]
+        rows.append({"dataset": ds, "source": "paper (Table I)", **paper["classes"], "total": paper["clips"],
+                     "subjects": paper["subjects"]})
+        rows.append({"dataset": ds, "source": "this run", **{c: int(counts.get(c, 0)) for c in OBJECTIVE_CLASSES},
+                     "total": len(part), "subjects": part["subject_uid"].nunique()})
+    return pd.DataFrame(rows).set_index(["dataset", "source"])
+
+
+def compare_hde(runs) -> "pd.DataFrame":
+    """Table IV: mean WAR / UAR of the two HDE folds for the paper's rows and for each run in ``runs``
+    (``{label: CVResult}``), plus each fold's WAR / UAR (the paper's Sec. IV-A text)."""
+    import pandas as pd
+
+    from ..results import paper_table
+
+    paper = paper_table("peng2018", "IV").pivot_table(index="method", columns="metric", values="value", sort=False)
+    folds = paper_table("peng2018", "hde_folds").pivot_table(index="dataset", columns="metric", values="value")
+    rows = [{"method": m, "source": "paper", "WAR": r["war"], "UAR": r["uar"]} for m, r in paper.iterrows()]
+    for m in rows:
+        if m["method"] == PAPER_METHOD:
+            for d, key in (("casme2->samm", "CASME II -> SAMM"), ("samm->casme2", "SAMM -> CASME II")):
+                m[f"WAR {key}"], m[f"UAR {key}"] = folds.loc[d, "war"], folds.loc[d, "uar"]
+    for label, cv in runs.items():
+        sc = hde_scores(cv).set_index("fold")
+        row = {"method": label, "source": "this run", "WAR": sc.loc["mean of the two folds (Table IV)", "war"],
+               "UAR": sc.loc["mean of the two folds (Table IV)", "uar"]}
+        for fold in sc.index[:2]:
+            key = "CASME II -> SAMM" if fold.startswith("train casme2") else "SAMM -> CASME II"
+            row[f"WAR {key}"], row[f"UAR {key}"] = sc.loc[fold, "war"], sc.loc[fold, "uar"]
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["method", "source"])
+
+
+def compare_cde(runs) -> "pd.DataFrame":
+    """Tables V (SAMM), VI (CASME II) and VII (composite): accuracy and F1 of the paper's rows and of each
+    run in ``runs`` (``{label: CVResult}``); this run's F1 is UF1 (macro F1), the paper does not say which."""
+    import pandas as pd
+
+    from ..results import paper_table
+
+    rows = []
+    for tid, ds in (("V", "samm"), ("VI", "casme2"), ("VII", "composite")):
+        p = paper_table("peng2018", tid).pivot_table(index="method", columns="metric", values="value", sort=False)
+        for m, r in p.iterrows():
+            rows.append({"table": tid, "dataset": ds, "method": m, "source": "paper", "accuracy": r["war"],
+                         "F1": r["f1"]})
+        for label, cv in runs.items():
+            sc = cde_scores(cv).set_index("dataset")
+            if ds in sc.index:
+                rows.append({"table": tid, "dataset": ds, "method": label, "source": "this run",
+                             "accuracy": sc.loc[ds, "war"], "F1": sc.loc[ds, "uf1"]})
+    return pd.DataFrame(rows).set_index(["table", "dataset", "method", "source"])
+
+
+def settings_vs_paper(settings) -> "pd.DataFrame":
+    """This run's settings beside the paper's (``PROFILES['full']``), with a flag where they differ."""
+    import pandas as pd
+
+    s = settings if isinstance(settings, dict) else vars(settings)
+    full = PROFILES["full"]
+    return pd.DataFrame([{"setting": k, "paper (full)": full[k], "this run": s[k], "differs": s[k] != full[k]}
+                         for k in full]).set_index("setting")
+
+
+def plot_confusions_vs_paper(runs, axes=None):
+    """Tables II and III as heatmaps: the paper's row-% confusion of each HDE fold above this run's."""
+    import matplotlib.pyplot as plt
+
+    from ..plots import plot_confusion
+    from ..results import paper_table
+
+    labels = list(runs)
+    if axes is None:
+        _, axes = plt.subplots(1 + len(labels), 2, figsize=(9, 4 * (1 + len(labels))))
+    axes = np.atleast_2d(axes)
+    for j, (tid, fold_prefix) in enumerate((("II", "train casme2"), ("III", "train samm"))):
+        plot_confusion(paper_table("peng2018", tid).to_numpy() * 100, list(OBJECTIVE_CLASSES), normalize="true",
+                       ax=axes[0, j], fmt=".0f", title=f"paper, Table {tid}")
+        for i, label in enumerate(labels, start=1):
+            p = runs[label].predictions
+            p = p[p["fold"].str.startswith(fold_prefix)]
+            plot_confusion(p, list(OBJECTIVE_CLASSES), normalize="true", ax=axes[i, j],
+                           title=f"{label}: {p['fold'].iloc[0]}")
+    plt.tight_layout()
+    return axes
+
+
+def plot_examples(images: np.ndarray, labels: Sequence[int], classes: Sequence[str] = OBJECTIVE_CLASSES,
+                  per_class: int = 6, title: str | None = None):
+    """A grid of the first ``per_class`` grey images of each class (one row per class)."""
+    import matplotlib.pyplot as plt
+
+    labels = np.asarray(labels)
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(1.3 * per_class, 1.4 * len(classes)), squeeze=False)
+    for r, name in enumerate(classes):
+        idx = np.flatnonzero(labels == r)[:per_class]
+        for c in range(per_class):
+            ax = axes[r, c]
+            ax.axis("off")
+            if c < len(idx):
+                ax.imshow(images[idx[c]], cmap="gray", vmin=0, vmax=255)
+        axes[r, 0].set_title(f"class {name}", fontsize=8, loc="left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return axes
+
+
+def augmentation_examples(image: np.ndarray, n: int = 5, seed: int = 0, crop: int | None = None) -> dict:
+    """``{name: image}``: the original, ``n`` draws of the macro-stage augmentation (Sec. III-B), one of each
+    transformation alone at its maximum probability, and (``crop``) the four CDE corner crops of the image."""
+    rng = np.random.default_rng(seed)
+    out = {"original": image}
+    for k in range(n):
+        out[f"macro aug. {k + 1}"] = MACRO_AUGMENT(image, rng=rng, batch=False)
+    out["colour shift only"] = PengAugment(20, 0, 0, 1.0)(image, rng=rng, batch=False)
+    out["rotation only"] = PengAugment(0, 10, 0, 1.0)(image, rng=rng, batch=False)
+    out["smoothing only"] = PengAugment(0, 0, 6, 1.0)(image, rng=rng, batch=False)
+    if crop is not None:
+        h, w = image.shape[:2]
+        for name, (t, l) in {"crop top-left": (0, 0), "crop top-right": (0, w - crop),
+                             "crop bottom-left": (h - crop, 0), "crop bottom-right": (h - crop, w - crop)}.items():
+            out[name] = image[t:t + crop, l:l + crop]
+    return out
+
+
+def plot_image_row(images: dict, size: float = 1.6, title: str | None = None):
+    """Show ``{name: grey image}`` side by side (images may differ in size), names as titles."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(images), figsize=(size * len(images), size + 0.4), squeeze=False)
+    for ax, (name, img) in zip(axes[0], images.items()):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(name, fontsize=7)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    return axes[0]
+
+
+def _fold_key(fold: str) -> str:
+    """``'train casme2 / test samm'`` -> ``'casme2_to_samm'``."""
+    parts = fold.replace("train ", "").replace("test ", "").split(" / ")
+    return "_to_".join(p.strip() for p in parts)
+
+
+def hde_metrics(cv) -> dict:
+    """HDE numbers to record: mean WAR / UAR / UF1 of the two folds and each fold's WAR / UAR."""
+    sc = hde_scores(cv)
+    out = {k: float(sc[k].iloc[2]) for k in ("war", "uar", "uf1")}
+    for _, r in sc.iloc[:2].iterrows():
+        key = _fold_key(r["fold"])
+        out[f"war_{key}"], out[f"uar_{key}"] = float(r["war"]), float(r["uar"])
+    return out
+
+
+def cde_metrics(cv) -> dict:
+    """CDE numbers to record: accuracy and F1 (UF1) per dataset and for the composite."""
+    return {r["dataset"]: {"accuracy": float(r["war"]), "f1": float(r["uf1"])} for _, r in cde_scores(cv).iterrows()}
+
+
+def ablation_table(hde: dict, cde: dict) -> "pd.DataFrame":
+    """WAR / UAR / UF1 of every HDE run (mean of the two folds) and CDE run (composite), one row per training."""
+    import pandas as pd
+
+    rows = [{"task": "HDE (mean of the two folds)", "training": k, **{m.upper(): v for m, v in hde_metrics(cv).items()
+                                                                      if m in ("war", "uar", "uf1")}}
+            for k, cv in hde.items()]
+    rows += [{"task": "CDE (composite, pooled)", "training": k,
+              **{m.upper(): cv.metrics["pooled"][m] for m in ("war", "uar", "uf1")}} for k, cv in cde.items()]
+    return pd.DataFrame(rows).set_index(["task", "training"])

@@ -118,11 +118,14 @@ def pretrain_backbone(train_images: np.ndarray, train_labels: np.ndarray, num_cl
 
 
 def feature_bank(backbone: nn.Module | None, magnified: np.ndarray, level: str = "pooled",
-                 batch_size: int = 32, device: Any = "cpu", progress: bool = True) -> torch.Tensor:
+                 batch_size: int = 32, device: Any = "cpu", progress: bool = True, size: int | None = None,
+                 grey: bool = False) -> torch.Tensor:
     """Run the frozen part of the backbone once over every magnified image (eq. 4).
 
-    ``magnified``: uint8 ``(N, n, k, H, W, 3)`` from the ``wei2022`` recipe. Returns float16
-    ``(N, n, k, 256, H/16, W/16)`` for ``level="trunk"`` or ``(N, n, k, 512)`` for ``level="pooled"``.
+    ``magnified``: uint8 ``(N, n, k, H, W, 3)`` from the ``wei2022`` recipe. ``size`` resizes the images to
+    the scale the backbone was pretrained at and ``grey=True`` converts them to grey first (a backbone
+    pretrained on grey FER2013 faces). Returns float16 ``(N, n, k, 256, S/16, S/16)`` for
+    ``level="trunk"`` or ``(N, n, k, 512)`` for ``level="pooled"``.
     """
     from tqdm.auto import tqdm
 
@@ -137,7 +140,10 @@ def feature_bank(backbone: nn.Module | None, magnified: np.ndarray, level: str =
     out = []
     steps = range(0, len(flat), batch_size)
     for start in tqdm(steps, desc=f"features ({level})", disable=not progress):
-        x = to_backbone_input(flat[start:start + batch_size]).to(device)
+        chunk = flat[start:start + batch_size]
+        if grey:
+            chunk = (chunk.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round().astype(np.uint8)
+        x = to_backbone_input(chunk, size).to(device)
         f = helper.trunk_features(x) if level == "trunk" else helper.pooled_features(x)
         out.append(f.to(torch.float16).cpu())
     feats = torch.cat(out)

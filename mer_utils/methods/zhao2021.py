@@ -25,6 +25,21 @@ import numpy as np
 #: Input images the recipe ``zhao2021`` produces, by the names used in Table 4.
 INPUT_ARRAYS = {"ars": "ars", "rrs": "rrs", "farneback": "flow_farneback", "tvl1": "flow_tvl1"}
 
+#: Notebook 40's profiles. ``full`` is the paper's network (``rexnet_100``, 320x320 inputs) with our choice of
+#: epochs (the paper gives none); ``quick`` / ``ci`` shrink the extractor (ReXNet width x0.25, depth x0.35), the
+#: images and the epochs so that leave-one-subject-out fits a CPU; ``ci`` also runs only the first folds.
+PROFILES = {
+    "ci": dict(synthetic_size="quick", image_size=32, width_mult=0.25, depth_mult=0.35, head_channels=32,
+               epochs=1, composite_epochs=1, batch_size=16, lr=1e-3, n_key_grid=[3, 5], threads=1, max_folds=2,
+               composite_inputs=["ars"]),
+    "quick": dict(synthetic_size="quick", image_size=48, width_mult=0.25, depth_mult=0.35, head_channels=64,
+                  epochs=4, composite_epochs=2, batch_size=16, lr=1e-3, n_key_grid=[3, 5], threads=1,
+                  max_folds=None, composite_inputs=["ars"]),
+    "full": dict(synthetic_size="paper", image_size=320, width_mult=1.0, depth_mult=1.0, head_channels=320,
+                 epochs=30, composite_epochs=30, batch_size=16, lr=1e-3, n_key_grid=[1, 3, 5, 7, 9], threads=None,
+                 max_folds=None, composite_inputs=["ars", "rrs"]),
+}
+
 
 @dataclass(frozen=True)
 class AugmentationModule:

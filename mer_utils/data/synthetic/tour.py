@@ -112,10 +112,11 @@ def plot_landmarks(image: np.ndarray, truth_onset: np.ndarray, truth_apex: np.nd
 
 
 def clip_animation(frames: np.ndarray, amplify: float | None = 10.0, fps: float = 8.0, width: int = 160,
-                   titles: Sequence[str] | None = None) -> str:
+                   titles: Sequence[str] | None = None, dpi: int = 72) -> str:
     """A small HTML animation (matplotlib ``to_jshtml``) of a clip, and beside it the same clip with every
     frame's difference to the first frame multiplied by ``amplify`` (a crude linear magnification that makes
-    the micro-expression visible). Frames are resized to ``width`` pixels wide."""
+    the micro-expression visible). Frames are resized to ``width`` pixels wide and embedded as JPEG at ``dpi``,
+    so a notebook stays small."""
     import cv2
     import matplotlib.pyplot as plt
     from matplotlib import animation
@@ -144,7 +145,8 @@ def clip_animation(frames: np.ndarray, amplify: float | None = 10.0, fps: float 
         return images
 
     anim = animation.FuncAnimation(fig, update, frames=len(small), interval=1000.0 / fps, blit=True)
-    html = anim.to_jshtml(default_mode="loop")
+    with plt.rc_context({"animation.frame_format": "jpeg", "savefig.dpi": dpi}):  # small embedded frames
+        html = anim.to_jshtml(default_mode="loop")
     plt.close(fig)
     return html
 
