@@ -107,3 +107,32 @@ def feature_names(blocks: Sequence[int] = (5, 5), points: int = 8, t_blocks: int
     """Names of the LBP-TOP vector's entries (``XY/b3/c12``), in :func:`lbp_top` order."""
     nb = int(blocks[0]) * int(blocks[1]) * t_blocks
     return [f"{p}/b{b}/c{c}" for p in PLANES for b in range(nb) for c in range(n_bins(points))]
+
+
+def prepare_lbp_top(table, n_frames: int = 16, blocks: int | Sequence[int] = 5, temporal: str = "tim",
+                    params: dict | None = None, progress: bool = True):
+    """LBP-TOP features of every clip of a labelled clip table, as a :class:`mer_utils.training.ClipDataset`.
+
+    Faces: the shared preprocessing (:func:`mer_utils.preprocess.prepare`) — dlib landmarks on the onset
+    frame, one alignment for the whole clip, grey 64x64 crops (INTER_AREA), the onset..offset segment brought
+    to ``n_frames`` frames by TIM (Pfister et al. 2011 used TIM before LBP-TOP); this is the face array of
+    the ``reddy2019`` recipe, reused here, cached on disk. Features: :func:`lbp_top` with a
+    ``blocks x blocks`` grid. Returns ``(dataset, faces)``: the ClipDataset (table with ``prep_ok``, inputs
+    ``(N, 3 * blocks² * 59)``, class names from the protocol) and the ``(N, T, 64, 64)`` face stacks.
+    """
+    from .preprocess import prepare
+    from .training import ClipDataset
+
+    b = (int(blocks), int(blocks)) if np.isscalar(blocks) else tuple(int(x) for x in blocks)
+    prep = prepare("reddy2019", table, params={"temporal": temporal, "n_frames": int(n_frames), **(params or {})},
+                   progress=progress)
+    faces = np.asarray(prep.arrays["face"])
+    failed = int((~prep.table["prep_ok"].astype(bool)).sum()) if "prep_ok" in prep.table else 0
+    if failed:
+        import warnings
+
+        warnings.warn(f"prepare_lbp_top: {failed} clip(s) could not be preprocessed (prep_ok=False); their "
+                      "features come from blank faces.", stacklevel=2)
+    X = lbp_top_features(faces, blocks=b, progress=progress).astype(np.float32)
+    classes = table.attrs.get("classes")
+    return ClipDataset(prep.table, X, class_names=list(classes) if classes else None), faces

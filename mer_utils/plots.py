@@ -287,3 +287,62 @@ def plot_comparison(table: pd.DataFrame, metric: str = "uf1", ax=None, title: st
     ax.set_title(title or f"{evaluation.METRIC_NAMES.get(metric, metric)}: this course vs the papers")
     ax.legend(fontsize=8, loc="lower right")
     return ax
+
+
+# ----------------------------------------------------------------------------------------- LBP-TOP
+def plot_lbp_top(clip: np.ndarray, blocks: int = 5, axes=None, title: str | None = None):
+    """The three orthogonal planes of LBP-TOP for one grey clip ``(T, H, W)``: the XY codes of the middle
+    frame, the XT codes of the middle row, the YT codes of the middle column (each a 59-code
+    ``nri_uniform`` image), and the clip's concatenated histogram (blocks x 59 bins per plane)."""
+    import matplotlib.pyplot as plt
+
+    from . import features
+
+    clip = np.asarray(clip)
+    codes = features.lbp_top_codes(clip)
+    T, H, W = codes.shape[1:]
+    if axes is None:
+        fig = plt.figure(figsize=(12, 3.0))
+        grid = fig.add_gridspec(1, 5, width_ratios=[1, 1, 1, 0.1, 2.6])
+        axes = [fig.add_subplot(grid[0, i]) for i in (0, 1, 2, 4)]
+    views = [(codes[0, T // 2], f"XY (frame {T // 2})", "x", "y"),
+             (codes[1, :, H // 2, :], f"XT (row {H // 2})", "x", "t"),
+             (codes[2, :, :, W // 2], f"YT (column {W // 2})", "y", "t")]
+    for ax, (img, name, xl, yl) in zip(axes[:3], views):
+        ax.imshow(img, cmap="nipy_spectral", vmin=0, vmax=features.n_bins() - 1, aspect="auto",
+                  interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    hist = features.lbp_top(clip, blocks=(blocks, blocks))
+    n = len(hist) // 3
+    for k, plane in enumerate(features.PLANES):
+        axes[3].plot(np.arange(k * n, (k + 1) * n), hist[k * n:(k + 1) * n], lw=0.6, label=plane)
+    axes[3].set_xlabel(f"feature index ({blocks}x{blocks} blocks x 59 codes per plane)")
+    axes[3].set_ylabel("share of pixels")
+    axes[3].legend(fontsize=8)
+    if title:
+        axes[0].figure.suptitle(title, fontsize=10)
+    return axes
+
+
+def plot_leakage(table: pd.DataFrame, metric: str = "uar", chance: float | None = None, ax=None,
+                 title: str | None = None):
+    """Bars (mean over label shuffles) and dots (each shuffle) of ``metric`` per protocol, from
+    :class:`mer_utils.training.LeakageResult`'s ``table``, with the chance level as a dashed line."""
+    import seaborn as sns
+
+    ax = _axes(ax, (7.5, 2.8))
+    order = list(dict.fromkeys(table["protocol"]))
+    sns.barplot(data=table, y="protocol", x=metric, order=order, errorbar=None, color="#c8d6e8", ax=ax)
+    sns.stripplot(data=table, y="protocol", x=metric, order=order, color="#4c72b0", size=5, ax=ax)
+    if chance is not None:
+        ax.axvline(chance, color="k", ls="--", lw=1)
+        ax.annotate("chance", (chance, -0.45), fontsize=8, ha="left")
+    ax.set_ylabel("")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(f"{evaluation.METRIC_NAMES.get(metric, metric)}, pooled over folds (shuffled labels)")
+    ax.set_title(title or "Shuffled labels: the same runs, three ways of picking the epoch")
+    return ax

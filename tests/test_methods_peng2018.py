@@ -69,3 +69,109 @@ def test_corner_crops_are_corners():
     assert center_crop(batch, 4).shape == (4, 4, 4)
     with pytest.raises(ValueError, match="larger than"):
         random_corner_crop(batch, 8)
+
+
+# ---------------------------------------------------------------------------------------------- pipeline glue
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from mer_utils.data import Fold  # noqa: E402
+from mer_utils.methods.peng2018 import (BatchAugment, ImageInputs, PengStage, compare_cde, compare_hde,  # noqa: E402
+                                        load_emotion_folder, random_test_split, run_stage, stage_checkpoint)
+from mer_utils.training import ClipDataset  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def test_image_inputs_and_batch_augment_shapes():
+    imgs = np.random.default_rng(0).integers(0, 256, size=(4, 40, 40), dtype=np.uint8)
+    inputs = ImageInputs(imgs)
+    x = inputs(1)
+    assert x.shape == (3, 40, 40) and x.dtype == torch.float32 and float(x.max()) <= 255
+    assert torch.equal(x[0], torch.from_numpy(imgs[1]).float())
+    batch = torch.stack([inputs(i) for i in range(4)])
+    torch.manual_seed(0)
+    out = BatchAugment(PengAugment(p=1.0), crop=32)(batch)
+    assert out.shape == (4, 3, 32, 32) and out.min() >= 0 and out.max() <= 255
+    with pytest.raises(ValueError, match="grey uint8"):
+        ImageInputs(imgs.astype(np.float32))
+
+
+def test_random_test_split_is_stratified_and_seeded():
+    labels = np.repeat(np.arange(5), 20)
+    f = random_test_split(labels, 0.1, seed=0)
+    assert len(f.test) == 10 and np.bincount(labels[f.test]).tolist() == [2] * 5
+    assert np.array_equal(f.test, random_test_split(labels, 0.1, seed=0).test)
+    assert not np.intersect1d(f.train, f.test).size
+
+
+def test_load_emotion_folder_reads_emotion_subfolders(tmp_path):
+    import cv2
+
+    for emo, subj in (("happy", "S1"), ("fear", "S2")):
+        (tmp_path / emo / subj).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / emo / subj / "a.png"), np.zeros((8, 8), np.uint8))
+    t = load_emotion_folder(tmp_path, dataset="jaffe")
+    assert sorted(t["emotion"]) == ["fear", "happy"] and set(t["subject"]) == {"S1", "S2"}
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_emotion_folder(tmp_path / "absent")
+
+
+def _tiny_dataset(n_subjects=4, per_subject=5, size=32, datasets=("casme2", "samm")):
+    rng = np.random.default_rng(0)
+    rows, imgs = [], []
+    for d in datasets:
+        for s in range(n_subjects):
+            for k in range(per_subject):
+                lab = k % 5
+                rows.append({"clip_uid": f"{d}/{s}/{k}", "subject_uid": f"{d}/{s}", "dataset": d, "label": lab,
+                             "label_name": "I II III IV V".split()[lab]})
+                img = rng.integers(0, 60, size=(size, size)).astype(np.uint8)
+                img[: 6 * (lab + 1)] += 120  # a learnable cue
+                imgs.append(img)
+    table, imgs = pd.DataFrame(rows), np.stack(imgs)
+    return table, imgs, ClipDataset(table, ImageInputs(imgs), ["I", "II", "III", "IV", "V"])
+
+
+@pytest.mark.slow
+def test_stage_checkpoint_if_present_and_transfer_init(tmp_path):
+    table, _, data = _tiny_dataset()
+    fold = random_test_split(data.labels, 0.2, seed=0)
+    stage = PengStage(epochs=1, batch_size=10, lr=0.01, per_class=4, augment=PengAugment(), init="scratch")
+    kw = dict(notebook="test_peng", dataset="tiny", protocol="p", method_name="m", seed=0, device="cpu",
+              subject_wise=False, root=tmp_path, progress=False)
+    cv1 = run_stage(stage, data, [fold], **kw)
+    ckpt = stage_checkpoint(cv1)
+    assert ckpt.exists() and cv1.computed == [fold.name]
+    cv2 = run_stage(stage, data, [fold], **kw)  # same settings: the finished fold is reused, nothing retrained
+    assert cv2.resumed == [fold.name] and cv2.run_dir == cv1.run_dir
+    assert cv2.predictions["pred"].tolist() == cv1.predictions["pred"].tolist()
+    # a changed setting trains in a fresh folder
+    other = PengStage(epochs=1, batch_size=10, lr=0.02, per_class=4, init="scratch")
+    assert run_stage(other, data, [fold], **kw).run_dir != cv1.run_dir
+    # transfer: the next stage starts from the checkpoint's weights
+    nxt = PengStage(epochs=1, batch_size=10, lr=0.01, init="checkpoint", init_path=str(ckpt))
+    model, msg = nxt.build_model(5)
+    saved = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    assert torch.equal(model.layer_512_1.conv2.weight, saved["layer_512_1.conv2.weight"]) and "initialised" in msg
+
+
+@pytest.mark.slow
+def test_micro_stage_with_corner_crops_and_paper_tables(tmp_path):
+    from mer_utils.data import holdout_database, leave_one_subject_out
+
+    table, imgs, data = _tiny_dataset(n_subjects=2, per_subject=5, size=36)
+    test_view = ClipDataset(table, ImageInputs(np.ascontiguousarray(center_crop(imgs, 32))),
+                            data.class_names)
+    kw = dict(notebook="test_peng", dataset="tiny", protocol="p", seed=0, device="cpu", root=tmp_path, progress=False)
+    hde = run_stage(PengStage(epochs=1, batch_size=10, lr=0.01, per_class=3, save_model=False), data,
+                    holdout_database(table), method_name="hde", **kw)
+    cde = run_stage(PengStage(epochs=1, batch_size=10, lr=0.01, crop=32, save_model=False), data,
+                    leave_one_subject_out(table)[:2], test_data=test_view, method_name="cde", **kw)
+    assert not list(hde.run_dir.glob("folds/*/model.pt"))
+    t4 = compare_hde({"run": hde})
+    assert t4.loc[("ResNet-10 (ImageNet -> macro -> micro)", "paper"), "WAR"] == pytest.approx(0.561)
+    assert 0 <= t4.loc[("run", "this run"), "WAR"] <= 1
+    t57 = compare_cde({"run": cde})
+    assert t57.loc[("V", "samm", "ResNet-10 (ImageNet -> macro -> micro)", "paper"), "F1"] == pytest.approx(0.54)
+    assert ("VII", "composite", "run", "this run") in t57.index

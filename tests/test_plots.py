@@ -73,3 +73,12 @@ def test_saliency_is_zero_where_the_model_does_not_look():
     assert sal.shape == (4, 4, 4) and 0 <= cls < 3
     assert np.all(sal[..., 2:] == 0) and sal[..., :2].sum() > 0
     P.plot_saliency(x.numpy(), sal, n=3)
+
+
+def test_lbp_top_planes_and_leakage_plot():
+    clip = np.random.default_rng(0).integers(0, 255, (6, 16, 16)).astype(np.uint8)
+    axes = P.plot_lbp_top(clip, blocks=2)
+    assert len(axes) == 4 and len(axes[3].lines) == 3
+    t = pd.DataFrame({"shuffle": [0, 0, 1, 1], "protocol": ["honest", "leak"] * 2, "uar": [0.2, 0.5, 0.25, 0.45]})
+    ax = P.plot_leakage(t, "uar", chance=0.2)
+    assert [tl.get_text() for tl in ax.get_yticklabels()] == ["honest", "leak"]

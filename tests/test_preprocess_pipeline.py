@@ -140,11 +140,15 @@ def test_bad_clip_is_reported_not_fatal(table, face_image, tmp_path):
         with open(path, "wb") as f:
             f.write(b"not a jpeg")
     lonely = _write_clip(tmp_path, "sub04", "EP01_01", 6, face_image, blank=True)
-    t = pd.concat([table, pd.DataFrame([broken, lonely])], ignore_index=True)
+    first_blank = _write_clip(tmp_path, "sub05", "EP01_01", 6, face_image, blank=True)
+    second = _write_clip(tmp_path, "sub05", "EP02_01", 6, face_image)
+    t = pd.concat([table, pd.DataFrame([broken, lonely, first_blank, second])], ignore_index=True)
     prep = prepare("peng2018", t, profile="ci", workers=1, progress=False)
-    assert prep.table["prep_ok"].tolist() == [True, True, True, False, True]
+    assert prep.table["prep_ok"].tolist() == [True, True, True, False, True, True, True]
     assert prep.report.n_failed == 1 and "sub03" in prep.report.failed[0]["clip_uid"]
-    assert prep.table["face_source"].iloc[4] == "whole_frame" and prep.report.faces_whole_frame == 2
+    sources = prep.table["face_source"].tolist()
+    assert sources[3] == sources[4] == "whole_frame" and prep.report.faces_whole_frame == 2
+    assert sources[5] == "next:casme2/sub05/EP02_01" and prep.report.faces_next == 1
     assert not prep.arrays["apex"][3].any()
     assert "FAILED" in str(prep.report)
 
@@ -163,6 +167,7 @@ def test_no_cache_mode_writes_nothing(table):
     assert not (cache_mod.preprocess_root() / "peng2018").exists()
 
 
+@pytest.mark.slow
 def test_process_pool_gives_the_same_arrays(table):
     one = prepare("reddy2019", table, workers=1, cache=False, progress=False)
     two = prepare("reddy2019", table, workers=2, progress=False)

@@ -159,6 +159,19 @@ def test_same_seed_same_bytes(tmp_path):
                                                                           k.endswith(".jpg")), "another seed, other clips"
 
 
+@pytest.mark.slow
+def test_parallel_workers_write_the_same_bytes(tmp_path):
+    a = S.generate("tiny", root=tmp_path / "a", seed=5, datasets=["casme", "megc2019"], progress=False, workers=1)
+    b = S.generate("tiny", root=tmp_path / "b", seed=5, datasets=["casme", "megc2019"], progress=False, workers=2)
+    fa, fb = _files(a), _files(b)
+    assert sorted(fa) == sorted(fb)
+    for k in fa:
+        if k.endswith((".jpg", ".csv")):
+            with open(fa[k], "rb") as x, open(fb[k], "rb") as y:
+                assert x.read() == y.read(), k
+    assert S.read_marker(b)["workers"] == 2
+
+
 # ----------------------------------------------------------------------------------------------- marker / lock
 def test_generate_refuses_a_foreign_folder(tmp_path):
     foreign = tmp_path / "mine"

@@ -9,6 +9,7 @@ import torch
 from mer_utils import results, training as T
 
 Fold = namedtuple("Fold", "name train test")
+torch.set_num_threads(1)  # tiny tensors: extra threads only add contention on a shared 2-core machine
 
 
 def toy(n_subjects=6, per_subject=8, seed=0, classes=2, separable=True):

@@ -20,7 +20,7 @@ __all__ = ["balanced_resample", "PengAugment", "random_corner_crop", "center_cro
            "BatchAugment", "PengStage", "PROFILES", "cde_resize", "make_stage", "run_stage", "stage_checkpoint",
            "select_folds", "confusion_percent", "hde_scores", "cde_scores", "PAPER_METHOD", "table_i",
            "compare_hde", "compare_cde", "settings_vs_paper", "plot_confusions_vs_paper", "plot_examples",
-           "augmentation_examples", "plot_image_row", "hde_metrics", "cde_metrics", "ablation_table"]
+           "augmentation_examples", "plot_image_row", "show_progress", "upright_labels", "hde_metrics", "cde_metrics", "ablation_table"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -270,7 +270,7 @@ def load_macro_table(sets: Sequence[str] = ("fer2013", "ckplus"), data_root=None
 
 
 def prepare_macro_images(table, size: int, detector: str = "hog", crop: str = "landmarks", margin: float = 0.05,
-                         cache: bool = True, progress: bool = True) -> np.ndarray:
+                         cache: bool = True, progress: bool | None = None) -> np.ndarray:
     """Face crops of the macro images, grey uint8 ``(N, size, size)`` (Sec. III-B: face segmented and normalised
     to 224x224; the paper used AAM, here dlib's 68 landmarks through :func:`mer_utils.preprocess.align_image`).
 
@@ -285,6 +285,7 @@ def prepare_macro_images(table, size: int, detector: str = "hog", crop: str = "l
     from ..preprocess import align_image
     from ..results import params_hash
 
+    progress = show_progress() if progress is None else progress
     size = int(size)
     if size < 32:
         raise ValueError(f"prepare_macro_images: size={size}; the ResNet-10 needs at least 32 pixels.")
@@ -560,13 +561,21 @@ def make_stage(task: str, settings, init: str = "scratch", init_path=None) -> Pe
     raise ValueError(f"make_stage: task={task!r}; expected 'macro', 'hde' or 'cde'.")
 
 
-def run_stage(stage: PengStage, train_data, folds, *, test_data=None, device="auto", progress: bool = True,
+def show_progress() -> bool:
+    """Progress bars on, unless ``TQDM_DISABLE`` is set (the course runner sets it for stored outputs)."""
+    import os
+
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() in ("", "0", "false", "no")
+
+
+def run_stage(stage: PengStage, train_data, folds, *, test_data=None, device="auto", progress: bool | None = None,
               **cv_kwargs):
     """Bind ``stage`` to the data and run it over ``folds`` with the shared :func:`cross_validate` (result
     store, resume of finished folds, per-fold seeds). ``cv_kwargs`` go to ``cross_validate`` (``notebook``,
     ``dataset``, ``protocol``, ``method_name``, ``params``, ``seed``, ``data_source``...)."""
     from ..training import CallableMethod, cross_validate
 
+    progress = show_progress() if progress is None else progress
     stage.bind(train_data, test_data, device, progress)
     return cross_validate(CallableMethod(stage), train_data, folds, device=device, progress=progress, **cv_kwargs)
 
@@ -707,8 +716,14 @@ def settings_vs_paper(settings) -> "pd.DataFrame":
 
     s = settings if isinstance(settings, dict) else vars(settings)
     full = PROFILES["full"]
-    return pd.DataFrame([{"setting": k, "paper (full)": full[k], "this run": s[k], "differs": s[k] != full[k]}
-                         for k in full]).set_index("setting")
+    return pd.DataFrame([{"setting": k, "paper (full)": repr(full[k]), "this run": repr(s[k]),
+                          "differs": s[k] != full[k]} for k in full]).set_index("setting")
+
+
+def upright_labels(ax):
+    """Horizontal y tick labels (roman class names read badly when rotated); returns ``ax``."""
+    ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
+    return ax
 
 
 def plot_confusions_vs_paper(runs, axes=None):
@@ -723,13 +738,13 @@ def plot_confusions_vs_paper(runs, axes=None):
         _, axes = plt.subplots(1 + len(labels), 2, figsize=(9, 4 * (1 + len(labels))))
     axes = np.atleast_2d(axes)
     for j, (tid, fold_prefix) in enumerate((("II", "train casme2"), ("III", "train samm"))):
-        plot_confusion(paper_table("peng2018", tid).to_numpy() * 100, list(OBJECTIVE_CLASSES), normalize="true",
-                       ax=axes[0, j], fmt=".0f", title=f"paper, Table {tid}")
+        upright_labels(plot_confusion(paper_table("peng2018", tid).to_numpy() * 100, list(OBJECTIVE_CLASSES),
+                                      normalize="true", ax=axes[0, j], fmt=".0f", title=f"paper, Table {tid}"))
         for i, label in enumerate(labels, start=1):
             p = runs[label].predictions
             p = p[p["fold"].str.startswith(fold_prefix)]
-            plot_confusion(p, list(OBJECTIVE_CLASSES), normalize="true", ax=axes[i, j],
-                           title=f"{label}: {p['fold'].iloc[0]}")
+            upright_labels(plot_confusion(p, list(OBJECTIVE_CLASSES), normalize="true", ax=axes[i, j],
+                                          title=f"{label}: {p['fold'].iloc[0]}"))
     plt.tight_layout()
     return axes
 

@@ -184,8 +184,8 @@ class GlobalMeanMaxNormaliser:
             raise RuntimeError("GlobalMeanMaxNormaliser: call fit(training clips) first.")
         t = x.float() if torch.is_tensor(x) else torch.from_numpy(np.array(x, dtype=np.float32))
         shape = (-1,) + (1,) * (t.dim() - 1)
-        m = torch.as_tensor(self.mean, dtype=torch.float32).view(shape)
-        s = torch.as_tensor(self.scale, dtype=torch.float32).view(shape)
+        m = torch.tensor(np.asarray(self.mean, dtype=np.float32)).view(shape)
+        s = torch.tensor(np.asarray(self.scale, dtype=np.float32)).view(shape)
         return (t - m) / s
 
     def as_table(self, names: Sequence[str] | None = None) -> pd.DataFrame:

@@ -413,3 +413,116 @@ def load_frame_features(run, table):
         raise FileNotFoundError(f"No frame_features.npz under {folder / 'folds'}; run run_multiple_aggregation() first.")
     pos = table.reset_index(drop=True).reset_index().set_index("clip_uid").loc[uids, "index"].to_numpy()
     return np.concatenate(feats), table.reset_index(drop=True).iloc[pos].reset_index(drop=True)
+
+
+# ============================================================================================ notebook helpers
+#: SVM grid of the quick / ci profiles (a subset of :data:`DEFAULT_SVM_GRID`).
+SMALL_SVM_GRID = ({"svc__kernel": ["rbf"], "svc__C": [1.0, 10.0], "svc__gamma": ["scale"]},
+                  {"svc__kernel": ["linear"], "svc__C": [0.1]})
+
+#: Settings of notebook 10 per profile. ``full`` is the paper (Sec. III-A, IV-B): 64 TIM frames, 120x140
+#: faces, 500 epochs, learning rate 0.0005; the branch depth (ResNet-20), optimiser, batch size and SVM grid
+#: are this course's choices. ``quick`` / ``ci`` shrink frames, face size, branch width and epochs for a CPU.
+PROFILES = {
+    "ci": {"n_frames": 8, "scale": 0.25, "width": 4, "blocks_per_stage": 1, "epochs": 1, "batch_size": 64,
+           "lr": 5e-4, "svm_grid": "small", "inner_folds": 2, "branches_alone": True, "synthetic_size": "quick"},
+    "quick": {"n_frames": 8, "scale": 0.5, "width": 8, "blocks_per_stage": 1, "epochs": 3, "batch_size": 32,
+              "lr": 5e-4, "svm_grid": "small", "inner_folds": 3, "branches_alone": True, "synthetic_size": "quick"},
+    "full": {"n_frames": 64, "scale": 1.0, "width": 16, "blocks_per_stage": 3, "epochs": 500, "batch_size": 64,
+             "lr": 5e-4, "svm_grid": "default", "inner_folds": 3, "branches_alone": True, "synthetic_size": "paper"},
+}
+
+#: Splits notebook 10 can run: the paper's 5 folds by subject, or leave-one-subject-out.
+SPLITS = ("5fold", "loso")
+
+
+def svm_grid(name: str):
+    """``"small"`` -> :data:`SMALL_SVM_GRID`, ``"default"`` -> :data:`DEFAULT_SVM_GRID`."""
+    grids = {"small": SMALL_SVM_GRID, "default": DEFAULT_SVM_GRID}
+    if name not in grids:
+        raise ValueError(f"svm_grid: expected one of {sorted(grids)}, got {name!r}.")
+    return grids[name]
+
+
+def select_datasets(table, datasets=None):
+    """The rows of ``table`` from ``datasets`` (e.g. ``["casme2"]``; ``None`` keeps the whole composite)."""
+    if datasets is None:
+        return table
+    datasets = [datasets] if isinstance(datasets, str) else list(datasets)
+    unknown = sorted(set(datasets) - set(table["dataset"]))
+    if unknown or not datasets:
+        raise ValueError(f"DATASETS={datasets!r}: this protocol's table holds {sorted(table['dataset'].unique())}.")
+    return table[table["dataset"].isin(datasets)].reset_index(drop=True)
+
+
+def make_folds(table, split: str = "5fold", seed: int = 0, k: int = 5):
+    """``"5fold"``: subjects shuffled with ``seed`` into ``k`` parts (Sec. IV-B b); ``"loso"``: one subject per fold."""
+    from ..data import leave_one_subject_out, subject_kfold
+
+    if split == "5fold":
+        return subject_kfold(table, k=k, seed=seed)
+    if split == "loso":
+        return leave_one_subject_out(table)
+    raise ValueError(f"SPLIT must be one of {SPLITS}, got {split!r}.")
+
+
+def plot_branch_comparison(runs: Mapping[str, float], paper: Mapping[str, float] | None = None,
+                           chance: float | None = None, metric: str = "accuracy", ax=None):
+    """Fig. 4 of the paper: one bar per branch trained alone and one for the fusion (this run), with the
+    paper's values as markers where it gives them. ``runs``/``paper``: ``{branch: value in [0, 1]}``."""
+    import matplotlib.pyplot as plt
+
+    names = list(runs)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.2))
+    bars = ax.bar(range(len(names)), [runs[n] for n in names], color="#4c72b0", label="this run")
+    ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    if paper:
+        xs = [i for i, n in enumerate(names) if paper.get(n) is not None and np.isfinite(paper[n])]
+        ax.scatter(xs, [paper[names[i]] for i in xs], marker="D", color="#dd8452", zorder=3, label="paper")
+    if chance is not None:
+        ax.axhline(chance, color="k", ls="--", lw=1, label="majority class")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([n.replace("_", " ") for n in names])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(metric)
+    ax.set_title("whole face vs each RoI vs fusion (Fig. 4)")
+    ax.legend(fontsize=8, loc="upper left")
+    return ax
+
+
+#: What the paper states about its setting (Sec. III-A, IV-A, IV-B), for the "paper vs this run" table.
+PAPER_SETTINGS = {
+    "data": "CASME 195 + CASME II 247 + SMIC-HS 164 clips, 77 subjects (Table III)",
+    "split": "5-fold by subject",
+    "frames per clip (TIM)": 64,
+    "face size (w x h)": "120 x 140",
+    "residual branch": "not given (identity shortcuts, eq. 1)",
+    "epochs": 500,
+    "learning rate": 0.0005,
+    "optimiser / batch size": "not given",
+    "SVM": "LIBSVM, parameters not given",
+}
+
+
+def settings_table(settings, table, data_source: str, split: str):
+    """Paper vs this run, one row per setting of :data:`PAPER_SETTINGS` (``settings``: the resolved profile)."""
+    import pandas as pd
+
+    w, h = round(120 * settings.scale), round(140 * settings.scale)
+    n = 6 * settings.blocks_per_stage + 2
+    counts = table.groupby("dataset").size()
+    this = {
+        "data": f"{data_source}: " + " + ".join(f"{d} {c}" for d, c in counts.items())
+                + f" clips, {table['subject_uid'].nunique()} subjects",
+        "split": {"5fold": "5-fold by subject", "loso": "leave-one-subject-out"}[split],
+        "frames per clip (TIM)": settings.n_frames,
+        "face size (w x h)": f"{w} x {h}",
+        "residual branch": f"ResNet-{n} (CIFAR-style), widths {settings.width}/{2 * settings.width}/{4 * settings.width}",
+        "epochs": settings.epochs,
+        "learning rate": settings.lr,
+        "optimiser / batch size": f"Adam / {settings.batch_size}",
+        "SVM": f"sklearn SVC (LIBSVM), {settings.svm_grid} grid, inner {settings.inner_folds}-fold CV by subject",
+    }
+    return pd.DataFrame({"paper": {k: str(v) for k, v in PAPER_SETTINGS.items()},
+                         "this run": {k: str(v) for k, v in this.items()}})

@@ -8,7 +8,7 @@
 
 Stages: (1) landmarks of every clip (cached per clip and detector; one detection on the onset frame);
 (2) clips without a face take the landmarks of the previous clip of the same subject in the table (same frame
-size), else a whole-frame template — counted and reported; (3) the recipe's per-clip outputs, cached under the
+size; the next one for a subject's first clips), else a whole-frame template — counted and reported; (3) the recipe's per-clip outputs, cached under the
 recipe's parameter key; (4) outputs stacked over the clips (memory-mapped from the cache when large). One bad clip
 (unreadable frames) does not stop the run: its arrays are zeros, ``prep_ok`` is False and the error is reported.
 """
@@ -56,6 +56,7 @@ class PrepareReport:
     workers: int = 1
     faces_detected: int = 0
     faces_previous: int = 0
+    faces_next: int = 0
     faces_whole_frame: int = 0
     fallbacks: list = field(default_factory=list)
     failed: list = field(default_factory=list)
@@ -80,7 +81,7 @@ class PrepareReport:
         lines = [f"{self.recipe} [{self.params_key}]: {self.n_clips} clips — {self.cached} from cache, "
                  f"{self.computed} computed with {self.workers} worker(s) in {self.wall_seconds:.1f} s",
                  f"  faces: {self.faces_detected} detected, {self.faces_previous} from the previous clip of the "
-                 f"subject, {self.faces_whole_frame} whole frame"]
+                 f"subject, {self.faces_next} from its next clip, {self.faces_whole_frame} whole frame"]
         for fb in self.fallbacks[:5]:
             lines.append(f"    {fb['clip_uid']}: {fb['source']}")
         if len(self.fallbacks) > 5:
@@ -374,26 +375,40 @@ class _Preparation:
             self.faces[i] = r
             self._add_steps({"detect": r.get("seconds", 0.0)}, {"detect": int(r["status"] != "error")})
 
-    # (2) a clip without a face takes the previous detection of its subject (table order), else the whole frame
+    # (2) a clip without a face takes the nearest earlier detection of its subject in the table, else the nearest
+    # later one (for the subject's first clips), else a whole-frame template; a detection is only borrowed from a
+    # clip with the same frame size
     def resolve_fallbacks(self) -> None:
-        last: dict = {}
         rep = self.report
-        for i, (row, face) in enumerate(zip(self.rows, self.faces)):
-            subject = row.get("subject_uid", row.get("subject", ""))
-            shape = tuple(face.get("frame_shape") or ())
-            if face["status"] == "detected":
+        subjects = [row.get("subject_uid", row.get("subject", "")) for row in self.rows]
+        shapes = [tuple(face.get("frame_shape") or ()) for face in self.faces]
+        detected = [face["status"] == "detected" for face in self.faces]
+
+        def borrow(i, order):
+            for j in order:
+                if detected[j] and subjects[j] == subjects[i] and (not shapes[i] or shapes[j] == shapes[i]):
+                    return j
+            return None
+
+        for i, face in enumerate(self.faces):
+            if detected[i]:
                 self.landmarks[i] = face["landmarks"]
-                last[subject] = (self.uids[i], self.landmarks[i], shape)
                 self.sources.append("detected")
                 rep.faces_detected += 1
                 continue
-            prev = last.get(subject)
-            if prev is not None and (not shape or prev[2] == shape):
-                self.landmarks[i] = prev[1]
-                self.sources.append(f"previous:{prev[0]}")
-                rep.faces_previous += 1
+            j = borrow(i, range(i - 1, -1, -1))
+            kind = "previous"
+            if j is None:
+                j, kind = borrow(i, range(i + 1, len(self.faces))), "next"
+            if j is not None:
+                self.landmarks[i] = self.faces[j]["landmarks"]
+                self.sources.append(f"{kind}:{self.uids[j]}")
+                if kind == "previous":
+                    rep.faces_previous += 1
+                else:
+                    rep.faces_next += 1
             else:
-                self.landmarks[i] = whole_frame_landmarks(shape or (480, 640)).landmarks
+                self.landmarks[i] = whole_frame_landmarks(shapes[i] or (480, 640)).landmarks
                 self.sources.append("whole_frame")
                 rep.faces_whole_frame += 1
             rep.fallbacks.append({"clip_uid": self.uids[i], "source": self.sources[-1],

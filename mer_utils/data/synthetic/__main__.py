@@ -22,13 +22,17 @@ def main(argv=None) -> int:
     parser.add_argument("--datasets", nargs="*", choices=list(LAYOUTS), default=None,
                         help="only these layouts (implies --force)")
     parser.add_argument("--force", action="store_true", help="rewrite even when a complete set exists")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes writing layouts in parallel (default 1; up to 4 for --size paper)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     if args.force or args.datasets:
-        root = generate(args.size, root=args.root, seed=args.seed, datasets=args.datasets, progress=not args.quiet)
+        root = generate(args.size, root=args.root, seed=args.seed, datasets=args.datasets, progress=not args.quiet,
+                        workers=args.workers)
     else:
-        root = ensure_synthetic(args.size, root=args.root, seed=args.seed, progress=not args.quiet)
+        root = ensure_synthetic(args.size, root=args.root, seed=args.seed, progress=not args.quiet,
+                                workers=args.workers)
     marker = read_marker(root) or {}
     print(f"{root}: size={marker.get('size')} seed={marker.get('seed')} frames={marker.get('frames')} "
           f"generated in {marker.get('seconds')} s (this call {time.perf_counter() - start:.1f} s)")

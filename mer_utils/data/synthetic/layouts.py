@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import csv
 import json
-import zlib
 from collections import OrderedDict, defaultdict
 from pathlib import Path
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import aus as A
-from .render import Event, Nuisance, draw_nuisance
+from .render import Nuisance
 
 #: Apex intensity ranges (largest landmark displacement, in inter-ocular distances) of micro- and
 #: macro-expressions. Micro: a few percent of the IOD; macro: several times larger.

@@ -60,13 +60,35 @@ def _is_foreign(root: Path) -> bool:
     return any(root.iterdir()) and read_marker(root) is None
 
 
+def _count(result) -> int | dict:
+    if isinstance(result, dict):
+        return {k: len(v) for k, v in result.items()}
+    return len(result) if hasattr(result, "__len__") else int(result)
+
+
+def _write_layout(args) -> tuple:
+    """Write one layout in its own Context (used directly, or in a worker process)."""
+    root, size, seed, layout, progress, photo_folder = args
+    ctx = L.Context(Path(root), size, seed, progress=progress, photo_folder=photo_folder)
+    t0 = time.perf_counter()
+    result = L.WRITERS[layout](ctx)
+    return (layout, _count(result), round(time.perf_counter() - t0, 2), int(ctx.stats["frames"]),
+            int(ctx.stats["identities_redrawn"]))
+
+
+def default_workers(size: str) -> int:
+    """Worker processes used by default: 1 for the small sizes, up to 4 (one layout each) for ``paper``."""
+    return 1 if size != "paper" else max(1, min(4, os.cpu_count() or 1))
+
+
 def generate(size: str = "quick", root: str | os.PathLike | None = None, seed: int = 0, datasets=None,
-             progress: bool = True, photo_folder: str | None = None) -> Path:
+             progress: bool = True, photo_folder: str | None = None, workers: int | None = None) -> Path:
     """Write the synthetic sets of ``size`` under ``root`` (default ``mer_utils.paths.synthetic_root(size)``).
 
     ``datasets``: a subset of ``("casme2", "samm", "smic", "casme", "casme_sq", "megc2019", "fer2013",
     "ckplus")`` (default all). ``photo_folder``: extra frontal portraits to use as source faces (also
-    ``$MER_SYNTHETIC_PHOTOS``). The same ``size`` and ``seed`` give identical frames.
+    ``$MER_SYNTHETIC_PHOTOS``). ``workers``: processes writing layouts in parallel (default
+    :func:`default_workers`). The same ``size`` and ``seed`` give identical frames, whatever ``workers``.
 
     ``root`` must be missing, empty, or a set this generator made (its layout folders are replaced); a folder
     holding anything else raises an error instead of being overwritten. The completion marker
@@ -88,20 +110,27 @@ def generate(size: str = "quick", root: str | os.PathLike | None = None, seed: i
         if folder.exists():
             shutil.rmtree(folder)
     start = time.perf_counter()
-    ctx = L.Context(root, size, seed, progress=progress, photo_folder=photo_folder)
-    counts = {}
-    for d in datasets:
-        t0 = time.perf_counter()
-        result = L.WRITERS[d](ctx)
-        n = len(result) if hasattr(result, "__len__") else int(result)
-        if isinstance(result, dict):
-            n = {k: len(v) for k, v in result.items()}
-        counts[d] = {"items": n, "seconds": round(time.perf_counter() - t0, 2)}
+    workers = default_workers(size) if workers is None else max(1, int(workers))
+    jobs = [(str(root), size, int(seed), d, progress and workers == 1, photo_folder) for d in datasets]
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        from tqdm.auto import tqdm
+
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as pool:
+            results = list(tqdm(pool.map(_write_layout, jobs), total=len(jobs), desc=f"synthetic {size}",
+                                disable=not progress))
+    else:
+        results = [_write_layout(job) for job in jobs]
+    counts = {d: {"items": n, "seconds": sec} for d, n, sec, _, _ in results}
+    frames = sum(r[3] for r in results)
+    redrawn = sum(r[4] for r in results)
     payload = _marker_payload(size, seed, datasets)
     if old is not None and old.get("size") == size and old.get("seed") == seed and old.get("version") == L.GENERATOR_VERSION:
         payload["datasets"] = sorted(set(payload["datasets"]) | set(old.get("datasets", [])))
-    payload.update(counts=counts, frames=int(ctx.stats["frames"]), seconds=round(time.perf_counter() - start, 2),
-                   identities_redrawn=int(ctx.stats["identities_redrawn"]),
+    payload.update(counts=counts, frames=int(frames), seconds=round(time.perf_counter() - start, 2),
+                   identities_redrawn=int(redrawn), workers=workers,
                    created=time.strftime("%Y-%m-%dT%H:%M:%S"))
     (root / "README_SYNTHETIC.txt").write_text(
         "Synthetic micro-expression data written by mer_utils.data.synthetic (not real people's data).\n"
@@ -133,7 +162,7 @@ def _lock(path: Path):
 
 
 def ensure_synthetic(size: str = "quick", root: str | os.PathLike | None = None, seed: int = 0,
-                     progress: bool = True) -> Path:
+                     progress: bool = True, workers: int | None = None) -> Path:
     """The root of a complete synthetic set of ``size`` / ``seed``: generated only when missing or stale.
 
     Safe when several processes call it at once (an ``fcntl`` lock file next to ``root``); generation goes into
@@ -156,7 +185,7 @@ def ensure_synthetic(size: str = "quick", root: str | os.PathLike | None = None,
         for stale in root.parent.glob(f"{_TMP_PREFIX}{root.name}-*"):  # leftovers of crashed runs (ours)
             shutil.rmtree(stale, ignore_errors=True)
         tmp = root.parent / f"{_TMP_PREFIX}{root.name}-{os.getpid()}"
-        generate(size=size, root=tmp, seed=seed, progress=progress)
+        generate(size=size, root=tmp, seed=seed, progress=progress, workers=workers)
         if root.exists():  # our own stale set (checked above): replace it
             trash = root.parent / f"{_TMP_PREFIX}{root.name}-old-{os.getpid()}"
             os.replace(root, trash)
