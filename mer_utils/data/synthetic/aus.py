@@ -235,6 +235,59 @@ MACRO_VARIANTS: dict[str, list[Variant]] = {
 #: MEGC 2018 objective class names (Davison et al. 2018), 1-based.
 OBJECTIVE_CLASSES = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI", 7: "VII"}
 
+#: AU combinations of the objective classes I-VI (Davison, Merghani & Yap 2018, "Objective Classes for
+#: Micro-Facial Expression Recognition", Table 2); any other combination is class VII ("others"). AU4+AU10 is
+#: added to class IV because the CASME II objective-class file codes ``4+L10`` / ``4+R10`` as IV.
+OBJECTIVE_AU_SETS: dict[int, tuple[frozenset, ...]] = {
+    1: tuple(map(frozenset, [{6}, {12}, {6, 12}, {6, 7, 12}, {7, 12}])),
+    2: tuple(map(frozenset, [{1, 2}, {5}, {25}, {1, 2, 25}, {25, 26}, {5, 24}])),
+    3: tuple(map(frozenset, [{23}, {4}, {4, 7}, {4, 5}, {4, 5, 7}, {17, 24}, {4, 6, 7}, {4, 38}])),
+    4: tuple(map(frozenset, [{10}, {9}, {4, 9}, {4, 10}, {4, 40}, {4, 5, 40}, {4, 7, 9}, {4, 9, 17}, {4, 7, 10},
+                             {4, 5, 7, 9}, {7, 10}])),
+    5: tuple(map(frozenset, [{1}, {15}, {1, 4}, {6, 15}, {15, 17}])),
+    6: tuple(map(frozenset, [{1, 2, 4}, {20}])),
+}
+
+
+def objective_class_of(tokens) -> int:
+    """The objective class (1..7) of an AU combination by :data:`OBJECTIVE_AU_SETS` (sides ignored: ``L12`` is
+    AU12); a combination listed under no class I-VI is class VII."""
+    aus = frozenset(AUToken.parse(t).au for t in tokens)
+    for cls, sets in OBJECTIVE_AU_SETS.items():
+        if aus in sets:
+            return cls
+    return 7
+
+
+#: Further micro-expression AU variants per emotion, used only when a plan asks for an (emotion, objective
+#: class) pair that :data:`EMOTION_VARIANTS` cannot give with a consistent AU combination; every pair here
+#: occurs in the real CASME II / SAMM codings (e.g. CASME II disgust coded AU4 or AU4+7 is class III, surprise
+#: coded AU1 alone is class V, SAMM anger coded AU7 alone is class VII). Kept apart from
+#: :data:`EMOTION_VARIANTS` so that the subjects' variant preferences, and the quick sets, stay unchanged.
+OBJECTIVE_EXTRA_VARIANTS: dict[str, list[Variant]] = {
+    "disgust": [(("4", "7"), 3, 2.0), (("4",), 3, 1.0), (("4", "9", "14"), 7, 1.0), (("R2", "15"), 7, 1.0)],
+    "happiness": [(("6", "15"), 5, 1.0), (("14",), 7, 2.0), (("12", "15"), 7, 1.0)],
+    "others": [(("12",), 1, 1.0), (("6", "7", "12"), 1, 1.0), (("10",), 4, 1.0), (("9",), 4, 0.5),
+               (("17",), 7, 1.0)],
+    "surprise": [(("1",), 5, 1.0), (("R2",), 7, 1.0), (("L2",), 7, 1.0), (("26",), 7, 1.0)],
+    "sadness": [(("1",), 5, 2.0), (("17",), 7, 1.0), (("12", "15"), 7, 1.0)],
+}
+
+
+def objective_variants(emotion: str, objective: int) -> list[tuple[Variant, int | None]]:
+    """Micro-expression AU variants of ``emotion`` whose AU combination is of objective class ``objective``
+    (:func:`objective_class_of`), as ``(variant, index in EMOTION_VARIANTS[emotion] or None)``; the variant's
+    class is the computed one. Raises ``ValueError`` when the emotion has no such variant."""
+    if emotion not in EMOTION_VARIANTS:
+        raise ValueError(f"Unknown emotion {emotion!r}: the micro table has {sorted(EMOTION_VARIANTS)}.")
+    pool = [(v, i) for i, v in enumerate(EMOTION_VARIANTS[emotion])]
+    pool += [(v, None) for v in OBJECTIVE_EXTRA_VARIANTS.get(emotion, [])]
+    out = [((tokens, objective, w), i) for (tokens, _, w), i in pool if objective_class_of(tokens) == objective]
+    if not out:
+        raise ValueError(f"No AU variant of {emotion!r} is of objective class {objective}: add one to "
+                         "OBJECTIVE_EXTRA_VARIANTS (its AU combination must be of that class, see objective_class_of).")
+    return out
+
 
 def variants(emotion: str, macro: bool = False) -> list[Variant]:
     """The AU variants of a canonical emotion (micro table, or the macro table when ``macro``)."""

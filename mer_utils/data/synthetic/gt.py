@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -62,3 +63,67 @@ def load_ground_truth(root: str | os.PathLike, clip_uid: str) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"No ground truth for {clip_uid} at {path}.")
     return json.loads(path.read_text())
+
+
+# ------------------------------------------------------------------------------------------ plans, no frames
+#: Columns of :func:`planned_table`.
+PLANNED_COLUMNS = ["dataset", "subject", "subject_uid", "subject_folder", "clip", "clip_uid", "emotion",
+                   "canonical_emotion", "objective_class", "aus", "micro", "expression_type", "fps", "onset", "apex",
+                   "offset", "first_frame", "last_frame", "n_frames", "in_coding", "stimulus", "video"]
+
+
+def planned_table(size: str = "paper", seed: int = 0, coded_only: bool = True) -> pd.DataFrame:
+    """The clips a generation of ``size`` / ``seed`` would write, from the plans alone (no frame is rendered,
+    so the paper size takes about a second): one row per clip of CASME II, SAMM, SMIC (HS, VIS, NIR, HS-E),
+    CASME and CAS(ME)² (micro- and macro-expressions), with the columns the protocols read
+    (:data:`PLANNED_COLUMNS`; ``subject_uid`` as the loaders write it, ``n_frames`` = frames on disk,
+    ``apex`` = the cell written in the coding, which may be ``'/'``).
+
+    ``coded_only`` leaves out the CASME II clip folders that have no coding row (the loaders do not list them).
+    Apply a protocol to it as to a loaded table::
+
+        labelled, dropped = mer_utils.data.protocols.apply_protocol("megc2019_composite", planned_table("paper"))
+        mer_utils.data.summary.compare_published(labelled)   # against mer_utils.data.published
+    """
+    from ..naming import subject_uid
+    from . import layouts as L
+
+    ctx = L.Context(Path("."), size, seed, progress=False, check_faces=False)
+    rows = []
+
+    def add(p, **extra):
+        rec = {"dataset": p.dataset, "subject": p.subject, "subject_uid": subject_uid(p.dataset, p.subject),
+               "subject_folder": p.folder_subject, "clip": p.clip, "clip_uid": f"{p.dataset}/{p.subject}/{p.clip}",
+               "emotion": p.emotion, "canonical_emotion": p.canonical, "objective_class": p.objective_class,
+               "aus": "+".join(p.tokens), "micro": p.micro, "expression_type": "micro" if p.micro else "macro",
+               "fps": p.fps, "onset": p.onset, "apex": p.extra.get("apex_cell", p.apex), "offset": p.offset,
+               "first_frame": p.first_frame, "last_frame": p.last_frame, "n_frames": p.n_frames,
+               "in_coding": True, "stimulus": None, "video": None}
+        rec.update(extra)
+        rows.append(rec)
+
+    for p in L.plan_casme2(ctx):
+        add(p, in_coding=bool(p.extra["in_coding"]), n_frames=p.n_frames - len(p.extra.get("missing_frames", [])))
+    for p in L.plan_samm(ctx):
+        add(p)
+    for group in L.plan_smic(ctx).values():
+        for p in group:
+            add(p)
+    for p in L.plan_casme(ctx):
+        add(p)
+    for vid in L.plan_casme_sq(ctx):  # the expressions of each long video, named as write_casme_sq names them
+        for k, e in enumerate(sorted(vid["expressions"], key=lambda e: e["onset"]), start=1):
+            subject = f"s{vid['subject']:02d}"
+            micro = e["kind"] == "micro"
+            add(SimpleNamespace(dataset="casme_sq", subject=subject, folder_subject=f"s{vid['subject']}",
+                                clip=f"{vid['video']}_{k}", emotion=vid["category"], canonical=vid["canonical"],
+                                objective_class=e["objective_class"], tokens=e["tokens"], micro=micro, fps=vid["fps"],
+                                onset=e["onset"], apex=e["apex"], offset=e.get("offset_cell", e["offset"]),
+                                first_frame=1, last_frame=vid["n_frames"], n_frames=e["offset"] - e["onset"] + 1,
+                                extra={}),
+                stimulus=vid["video"].rstrip("0123456789"), video=vid["folder"])
+    table = pd.DataFrame(rows, columns=PLANNED_COLUMNS)
+    if coded_only:
+        table = table[table["in_coding"]].reset_index(drop=True)
+    table.attrs = {"source": "synthetic plan", "size": size, "seed": int(seed)}
+    return table

@@ -52,8 +52,9 @@ GT_FOLDER = "_synthetic_gt"
 
 
 #: Every AU token the emotion tables can produce (plus unilateral forms and the blink), precomputed per subject.
-ALL_TOKENS = sorted({t for table in (A.EMOTION_VARIANTS, A.MACRO_VARIANTS) for vs in table.values() for v in vs
-                     for t in v[0]} | {f"{s}{n}" for s in "LR" for n in (2, 10, 12, 14)} | {"45"})
+ALL_TOKENS = sorted({t for table in (A.EMOTION_VARIANTS, A.MACRO_VARIANTS, A.OBJECTIVE_EXTRA_VARIANTS)
+                     for vs in table.values() for v in vs for t in v[0]}
+                    | {f"{s}{n}" for s in "LR" for n in (2, 10, 12, 14)} | {"45"})
 
 
 # ----------------------------------------------------------------------------------------------------- context
@@ -197,10 +198,18 @@ def _write_gt_index(ctx: Context, layout: str) -> None:
 
 
 def _micro_event(rng, ctx: Context, identity: str, canonical: str, fps: float, objective=None, macro=False,
-                 max_s=None, start_s: float = 0.0):
-    """(tokens, intensities, objective class, event, onset->offset frames, apex offset) of one expression."""
+                 max_s=None, start_s: float = 0.0, exact_objective: bool = False):
+    """(tokens, intensities, objective class, event, onset->offset frames, apex offset) of one expression.
+
+    ``exact_objective``: draw the AUs among the combinations of objective class ``objective``
+    (:func:`~mer_utils.data.synthetic.plan.choose_objective_variant`, paper size) instead of the variants
+    tagged with that class (:func:`~mer_utils.data.synthetic.plan.choose_variant`, quick and tiny sizes).
+    """
     style = ctx.style(identity)
-    tokens, cls = P.choose_variant(rng, canonical, style, objective, macro=macro)
+    if exact_objective:
+        tokens, cls = P.choose_objective_variant(rng, canonical, objective, style)
+    else:
+        tokens, cls = P.choose_variant(rng, canonical, style, objective, macro=macro)
     if not macro:
         tokens = P.unilateralise(rng, tokens, style)
     intens = P.draw_intensities(rng, len(tokens), style, macro=macro)
@@ -254,6 +263,24 @@ CASME2_EXTRA = [("sadness", "sadness", None), ("fear", "fear", None), ("others",
                 ("surprise", "surprise", None)]
 
 
+def _coded_labels(rng, coding: dict, subjects: list, canonical, forced: dict | None = None) -> dict:
+    """Per-subject ``[(label, canonical emotion, objective class), ...]`` from a per-subject coding table of
+    :mod:`~mer_utils.data.synthetic.plan` (``CASME2_CODING``, ``SAMM_CODING``), shuffled per subject;
+    ``forced[subject] = (label, class)`` is moved to the front (the clip a quirk is attached to)."""
+    coding = P.parse_coding(coding)
+    out = {}
+    for s in subjects:
+        items = list(coding[s])
+        order = rng.permutation(len(items))
+        items = [items[i] for i in order]
+        if forced and s in forced:
+            if forced[s] not in items:
+                raise ValueError(f"Subject {s}: the coding has no {forced[s]} clip to put first.")
+            items.insert(0, items.pop(items.index(forced[s])))
+        out[s] = [(label, canonical(label), cls) for label, cls in items]
+    return out
+
+
 def plan_casme2(ctx: Context) -> list:
     """Clip plans of the CASME II layout (200 fps; frames onset..offset on disk)."""
     spec = ctx.sizes["casme2"]
@@ -262,13 +289,10 @@ def plan_casme2(ctx: Context) -> list:
     subjects = list(spec.subjects)
     if spec.clips:
         labels = {s: P.balanced_labels(i, spec.clips, CASME2_CORE, CASME2_EXTRA) for i, s in enumerate(subjects)}
-    else:
-        dealt = P.deal(rng0, {s: P.CASME2_COUNTS[s] for s in subjects}, P.CASME2_EMOTIONS)
-        if 4 in dealt and dealt[4] and dealt[4][0] != "disgust":  # sub04/EP12_01f is a disgust clip in CASME II
-            donor = next(s for s in subjects if s != 4 and "disgust" in dealt[s])
-            j = dealt[donor].index("disgust")
-            dealt[donor][j], dealt[4][0] = dealt[4][0], "disgust"
-        labels = {s: [(e, e, None) for e in v] for s, v in dealt.items()}
+    else:  # each subject's real (emotion, objective class) counts, in a random order
+        labels = _coded_labels(rng0, P.CASME2_CODING, subjects, lambda e: e,
+                               {s: (e, c) for s, (_, e, c) in P.CASME2_FORCED.items()})
+    exact = not spec.clips  # paper size: AUs drawn among the combinations of the planned objective class
     plans = []
     n_extra = int(spec.extra.get("extra_folders", 0))
     for si, s in enumerate(subjects):
@@ -282,7 +306,8 @@ def plan_casme2(ctx: Context) -> list:
             identity = f"casme2/{sub}"
             jit = P.annotation_jitter(rng, fps)
             tokens, intens, cls, ev, n, apex_off = _micro_event(rng, ctx, identity, canonical, fps, objective,
-                                                                max_s=spec.extra.get("max_s"), start_s=jit[0] / fps)
+                                                                max_s=spec.extra.get("max_s"), start_s=jit[0] / fps,
+                                                                exact_objective=exact and objective is not None)
             first = int(rng.integers(10, 200))  # frames on disk: the annotated onset .. offset
             n_frames = jit[0] + n + jit[2]
             true = (first + jit[0], first + jit[0] + apex_off, first + jit[0] + n - 1)
@@ -382,9 +407,9 @@ def plan_samm(ctx: Context) -> list:
     subjects = list(spec.subjects)
     if spec.clips:
         labels = {s: P.balanced_labels(i, spec.clips, SAMM_CORE, SAMM_EXTRA) for i, s in enumerate(subjects)}
-    else:
-        dealt = P.deal(P.rng_for(ctx.seed, "samm", "labels"), {s: P.SAMM_COUNTS[s] for s in subjects}, P.SAMM_EMOTIONS)
-        labels = {s: [(e, SAMM_CANONICAL[e], None) for e in v] for s, v in dealt.items()}
+    else:  # each subject's real (emotion, objective class) counts, in a random order
+        labels = _coded_labels(P.rng_for(ctx.seed, "samm", "labels"), P.SAMM_CODING, subjects, SAMM_CANONICAL.get)
+    exact = not spec.clips
     plans = []
     for si, s in enumerate(subjects):
         sub = f"{s:03d}"
@@ -401,7 +426,8 @@ def plan_samm(ctx: Context) -> list:
             identity = f"samm/{sub}"
             rng = P.rng_for(ctx.seed, "samm", sub, clip)
             tokens, intens, cls, _, n, apex_off = _micro_event(rng, ctx, identity, canonical, fps, objective,
-                                                               max_s=spec.extra.get("max_s"))
+                                                               max_s=spec.extra.get("max_s"),
+                                                               exact_objective=exact and objective is not None)
             lead = int(round(rng.uniform(*spec.tails) * fps))
             tail = int(round(rng.uniform(*spec.tails) * fps))
             onset = int(rng.integers(1000, 9000)) if rng.random() < 0.6 else int(rng.integers(10000, 20000))
@@ -420,9 +446,13 @@ def plan_samm(ctx: Context) -> list:
             plans.append(p)
     for p in plans:
         p.extra["apex_cell"] = p.apex
-    # Quirk: one row whose apex lies outside onset..offset (an annotation slip, as in two real rows).
+    # Quirk: rows whose apex lies outside onset..offset (annotation slips; two rows in the real file, one in the
+    # small sizes). The second one, at paper size, has its apex before the onset.
     odd = plans[min(len(plans) - 1, (spec.clips or 11) + 1)]
     odd.extra["apex_cell"] = odd.offset + 4
+    if int(spec.extra.get("odd_apex_rows", 1)) > 1:
+        odd2 = plans[len(plans) // 2 + 7]
+        odd2.extra["apex_cell"] = odd2.onset - 3
     return plans
 
 
@@ -472,13 +502,22 @@ def plan_smic(ctx: Context) -> dict:
     core = [("negative",), ("positive",), ("surprise",)]
     if spec.clips:
         labels = {s: [c[0] for c in P.balanced_labels(i, spec.clips, core, core)] for i, s in enumerate(subjects)}
-    else:
-        labels = P.deal(P.rng_for(ctx.seed, "smic", "labels"), {s: P.SMIC_HS_COUNTS[s] for s in subjects},
-                        P.SMIC_HS_EMOTIONS)
+    else:  # each subject's real class counts, in a random order
+        rng0 = P.rng_for(ctx.seed, "smic", "labels")
+        labels = {}
+        for s in subjects:
+            items = [e for e, n in P.SMIC_HS_CODING[s].items() for _ in range(n)]
+            labels[s] = [items[i] for i in rng0.permutation(len(items))]
+    # Clips shorter than 18 frames (paper size): SMIC_HS_SHORT[class] clips of that class, chosen at random.
+    short = set()
+    rng_short = P.rng_for(ctx.seed, "smic", "short")
+    for emotion, k in dict(spec.extra.get("short", {})).items():
+        pool = [(s, j) for s in subjects for j, e in enumerate(labels[s]) if e == emotion]
+        short |= {pool[i] for i in rng_short.choice(len(pool), size=int(k), replace=False)}
     hs, hs_e = [], []
     for si, s in enumerate(subjects):
         counters = defaultdict(int)
-        for emotion in labels[s]:
+        for j, emotion in enumerate(labels[s]):
             counters[emotion] += 1
             clip = f"s{s}_{SMIC_SHORT[emotion]}_{counters[emotion]:02d}"
             identity = f"smic/s{s:02d}"
@@ -487,9 +526,12 @@ def plan_smic(ctx: Context) -> dict:
                 canonical = str(rng.choice(SMIC_NEGATIVE[0], p=SMIC_NEGATIVE[1]))
             else:
                 canonical = "happiness" if emotion == "positive" else "surprise"
-            tokens, intens, cls, _, n, apex_off = _micro_event(rng, ctx, identity, canonical, fps)
-            lead = int(round(rng.uniform(*spec.tails) * fps))
-            tail = int(round(rng.uniform(*spec.tails) * fps))
+            is_short = (s, j) in short
+            tokens, intens, cls, _, n, apex_off = _micro_event(rng, ctx, identity, canonical, fps,
+                                                               max_s=spec.extra["short_max_s"] if is_short else None)
+            tails = spec.extra["short_tails"] if is_short else spec.tails
+            lead = int(round(rng.uniform(*tails) * fps))
+            tail = int(round(rng.uniform(*tails) * fps))
             e_lead = int(round(rng.uniform(*spec.extra["e_tails"]) * fps))
             e_tail = int(round(rng.uniform(*spec.extra["e_tails"]) * fps))
             first_e = int(rng.integers(1000, 800000))
@@ -639,7 +681,8 @@ def plan_casme(ctx: Context) -> list:
     else:
         rng0 = P.rng_for(ctx.seed, "casme", "labels")
         total = int(spec.extra.get("total", 195))
-        counts = 4 + rng0.multinomial(total - 4 * len(subjects), rng0.dirichlet(np.full(len(subjects), 2.0)))
+        # at least 2 clips per subject, the rest spread unevenly (195 clips of 35 subjects at paper size)
+        counts = 2 + rng0.multinomial(total - 2 * len(subjects), rng0.dirichlet(np.full(len(subjects), 1.5)))
         dealt = P.deal(rng0, dict(zip(subjects, counts.tolist())), P.CASME_EMOTIONS)
         labels = {s: [(e, CASME_CANONICAL[e], None) for e in v] for s, v in dealt.items()}
     plans = []
@@ -701,6 +744,65 @@ CASME_SQ_STIMULUS = {"disgust": ("disgust", "negative", ["disgust"]),
                      "happy": ("happiness", "positive", ["happy", "happy", "happyiness"])}
 
 
+def apportion(total: int, weights: dict) -> dict:
+    """Split ``total`` into integer parts proportional to ``weights`` (largest-remainder method)."""
+    keys = list(weights)
+    w = np.array([float(weights[k]) for k in keys])
+    exact = total * w / w.sum()
+    parts = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - parts), kind="stable")[:total - int(parts.sum())]:
+        parts[i] += 1
+    return dict(zip(keys, parts.tolist()))
+
+
+def casme_sq_counts(rng, subjects: list, videos: list, clips: dict, micro_total: int, long_videos: int):
+    """Micro- and macro-expression counts per (subject, eliciting video) for the paper-size CAS(ME)² set.
+
+    ``clips[stimulus]`` expressions per stimulus (the 3D-CNN paper's 94 happy / 76 anger / 36 disgust), of which
+    ``micro_total`` (57) are micro-expressions, split over the stimuli in proportion; they fall in
+    ``long_videos`` (87) (subject, video) pairs, also split in proportion, each pair with at least one
+    expression and every subject with at least one video. Returns ``(micro, macro)`` dicts keyed by
+    ``(subject, video)`` (zero for the pairs without a video).
+    """
+    by_stim: dict = defaultdict(list)
+    for v in videos:
+        by_stim[v.rstrip("0123456789")].append(v)
+    unknown = sorted(set(clips) - set(by_stim))
+    if unknown:
+        raise ValueError(f"CAS(ME)² clip totals for stimuli {unknown} without an eliciting video in {videos}.")
+    if not len(subjects) <= long_videos <= sum(clips.values()):
+        raise ValueError(f"CAS(ME)²: {long_videos} long videos cannot hold {sum(clips.values())} expressions of "
+                         f"{len(subjects)} subjects; expected subjects <= long_videos <= expressions.")
+    n_micro = apportion(micro_total, clips)
+    n_pairs = apportion(long_videos, clips)
+    chosen = {}
+    for stim in clips:
+        pool = [(s, v) for s in subjects for v in by_stim[stim]]
+        k = min(n_pairs[stim], clips[stim], len(pool))
+        chosen[stim] = [pool[i] for i in sorted(rng.choice(len(pool), size=k, replace=False))]
+    for s in subjects:  # every subject watched something that made it move
+        if any(p[0] == s for pairs in chosen.values() for p in pairs):
+            continue
+        per_subject = defaultdict(int)
+        for pairs in chosen.values():
+            for p in pairs:
+                per_subject[p[0]] += 1
+        stim = max(chosen, key=lambda k: len(chosen[k]))
+        j = next(i for i, p in enumerate(chosen[stim]) if per_subject[p[0]] > 1)
+        chosen[stim][j] = (s, by_stim[stim][int(rng.integers(len(by_stim[stim])))])
+    micro = {(s, v): 0 for s in subjects for v in videos}
+    macro = dict(micro)
+    for stim, pairs in chosen.items():
+        per_pair = 1 + rng.multinomial(clips[stim] - len(pairs), np.full(len(pairs), 1.0 / len(pairs)))
+        slots = np.repeat(np.arange(len(pairs)), per_pair)
+        is_micro = np.zeros(len(slots), dtype=bool)
+        is_micro[rng.choice(len(slots), size=n_micro[stim], replace=False)] = True
+        for i, pair in enumerate(pairs):
+            micro[pair] = int(is_micro[slots == i].sum())
+            macro[pair] = int((~is_micro[slots == i]).sum())
+    return micro, macro
+
+
 def plan_casme_sq(ctx: Context) -> list:
     """Video plans of CAS(ME)² (30 fps long videos ``rawpic/sNN/NN_CODEtitle``), each with several expressions."""
     spec = ctx.sizes["casme_sq"]
@@ -709,25 +811,22 @@ def plan_casme_sq(ctx: Context) -> list:
     videos = list(spec.extra["videos"])
     if "micro_per_video" in spec.extra:
         micro = {(s, v): int(spec.extra["micro_per_video"]) for s in subjects for v in videos}
-    else:  # spread the paper's class totals over subjects
-        rng0 = P.rng_for(ctx.seed, "casme_sq", "counts")
-        micro = {}
-        for v in videos:  # micro + macro rows per eliciting video give the 3D-CNN paper's class totals
-            stim = v.rstrip("0123456789")
-            total = P.CASME_SQ_MICRO[stim] - int(spec.extra.get("macro_per_video", 1)) * len(subjects)
-            counts = rng0.multinomial(total, np.full(len(subjects), 1.0 / len(subjects)))
-            for s, c in zip(subjects, counts):
-                micro[(s, v)] = int(c)
-    n_macro = int(spec.extra.get("macro_per_video", 1))
+        macro = {(s, v): int(spec.extra.get("macro_per_video", 1)) for s in subjects for v in videos}
+    else:  # the paper's class totals by eliciting video, spread over subjects and long videos
+        micro, macro = casme_sq_counts(P.rng_for(ctx.seed, "casme_sq", "counts"), subjects, videos,
+                                       spec.extra["clips"], int(spec.extra["micro_total"]),
+                                       int(spec.extra["long_videos"]))
     out = []
     for si, s in enumerate(subjects):
         for v in videos:
+            if micro[(s, v)] + macro[(s, v)] == 0:
+                continue  # this subject showed nothing while watching this video: no folder, no rows
             code, title = P.CASME_SQ_VIDEOS[v]
             stim = v.rstrip("0123456789")
             canonical, category, reports = CASME_SQ_STIMULUS[stim]
             rng = P.rng_for(ctx.seed, "casme_sq", s, v)
             identity = f"casme_sq/s{s:02d}"
-            kinds = ["micro"] * micro[(s, v)] + ["macro"] * n_macro
+            kinds = ["micro"] * micro[(s, v)] + ["macro"] * macro[(s, v)]
             rng.shuffle(kinds)
             t = spec.tails[0]
             exprs, distractors = [], []

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ...paths import DATASET_FOLDERS, synthetic_root
 from . import layouts as L
-from .plan import LAYOUTS, size_table
+from .plan import LAYOUTS, PLAN_REVISION, size_table
 
 #: Completion marker written last into a generated root.
 MARKER = "_synthetic.json"
@@ -26,8 +26,11 @@ _TMP_PREFIX = ".tmp-synthetic-"
 
 
 def _marker_payload(size: str, seed: int, datasets) -> dict:
-    return {"generator": "mer_utils.data.synthetic", "version": L.GENERATOR_VERSION, "size": size,
-            "seed": int(seed), "datasets": sorted(datasets)}
+    payload = {"generator": "mer_utils.data.synthetic", "version": L.GENERATOR_VERSION, "size": size,
+               "seed": int(seed), "datasets": sorted(datasets)}
+    if size in PLAN_REVISION:  # absent for the sizes whose plans never changed (their old markers stay valid)
+        payload["plan"] = PLAN_REVISION[size]
+    return payload
 
 
 def read_marker(root: str | os.PathLike) -> dict | None:
@@ -127,7 +130,8 @@ def generate(size: str = "quick", root: str | os.PathLike | None = None, seed: i
     frames = sum(r[3] for r in results)
     redrawn = sum(r[4] for r in results)
     payload = _marker_payload(size, seed, datasets)
-    if old is not None and old.get("size") == size and old.get("seed") == seed and old.get("version") == L.GENERATOR_VERSION:
+    if old is not None and old.get("size") == size and old.get("seed") == seed and \
+            old.get("version") == L.GENERATOR_VERSION and old.get("plan") == payload.get("plan"):
         payload["datasets"] = sorted(set(payload["datasets"]) | set(old.get("datasets", [])))
     payload.update(counts=counts, frames=int(frames), seconds=round(time.perf_counter() - start, 2),
                    identities_redrawn=int(redrawn), workers=workers,
@@ -146,7 +150,7 @@ def _matches(marker: dict | None, size: str, seed: int) -> bool:
     if not marker:
         return False
     want = _marker_payload(size, seed, LAYOUTS)
-    return all(marker.get(k) == want[k] for k in ("generator", "version", "size", "seed")) and \
+    return all(marker.get(k) == want.get(k) for k in ("generator", "version", "size", "seed", "plan")) and \
         set(want["datasets"]) <= set(marker.get("datasets", []))
 
 
