@@ -91,12 +91,18 @@ def test_notebook_has_expectations(path: Path):
 
 
 def lookup(metrics: dict, dotted: str):
-    value = metrics
-    for part in dotted.split("."):
-        if not isinstance(value, dict) or part not in value:
-            raise KeyError(dotted)
-        value = value[part]
-    return value
+    """``metrics["a"]["b"]`` for ``"a.b"``; keys may themselves hold dots (``"casme2.war"``)."""
+    if dotted in metrics:
+        return metrics[dotted]
+    parts = dotted.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        head, rest = ".".join(parts[:i]), ".".join(parts[i:])
+        if isinstance(metrics.get(head), dict):
+            try:
+                return lookup(metrics[head], rest)
+            except KeyError:
+                continue
+    raise KeyError(dotted)
 
 
 def check_expectations(metrics: dict, ranges: dict) -> list[str]:
@@ -128,3 +134,25 @@ def test_notebook_runs_with_ci_profile(path: Path, tmp_path: Path):
     ranges = json.loads(exp.read_text())["ci"] if exp.exists() else {}
     problems = check_expectations(result.metrics, ranges)
     assert not problems, f"{path.name} (ci profile): " + "; ".join(problems)
+
+
+def committed_metrics(path: Path) -> dict:
+    """The metrics printed by the committed notebook's last cell (``record_metrics`` prints them as JSON)."""
+    nb = nbformat.read(str(path), as_version=4)
+    last = [c for c in nb.cells if c.cell_type == "code"][-1]
+    text = "".join(o.get("text", "") for o in last.get("outputs", []) if o.get("output_type") == "stream")
+    start = text.find("{")
+    assert start >= 0, f"{path.name}: the last cell's stored output holds no metrics JSON; refresh the notebook"
+    return json.JSONDecoder().raw_decode(text[start:])[0]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_committed_outputs_meet_quick_expectations(path: Path):
+    """The stored default (quick) run recorded metrics within the ranges of tests/expectations (nbval then
+    checks that a re-run reproduces the stored outputs)."""
+    exp = EXPECTATIONS / f"{path.stem}.json"
+    ranges = json.loads(exp.read_text()).get("quick", {}) if exp.exists() else {}
+    if not ranges:
+        pytest.skip(f"{exp.name} has no 'quick' section")
+    problems = check_expectations(committed_metrics(path), ranges)
+    assert not problems, f"{path.name} (committed quick run): " + "; ".join(problems)

@@ -76,8 +76,9 @@ def planned_table(size: str = "paper", seed: int = 0, coded_only: bool = True) -
     """The clips a generation of ``size`` / ``seed`` would write, from the plans alone (no frame is rendered,
     so the paper size takes about a second): one row per clip of CASME II, SAMM, SMIC (HS, VIS, NIR, HS-E),
     CASME and CAS(ME)² (micro- and macro-expressions), with the columns the protocols read
-    (:data:`PLANNED_COLUMNS`; ``subject_uid`` as the loaders write it, ``n_frames`` = frames on disk,
-    ``apex`` = the cell written in the coding, which may be ``'/'``).
+    (:data:`PLANNED_COLUMNS`; ``subject_uid`` as the loaders write it, ``n_frames`` = frames on disk (of the
+    expression, for CAS(ME)²), ``onset`` / ``apex`` / ``offset`` as written in the coding, quirks included:
+    CASME II's apex ``'/'``, SAMM's apex slips, CAS(ME)²'s offset ``0``).
 
     ``coded_only`` leaves out the CASME II clip folders that have no coding row (the loaders do not list them).
     Apply a protocol to it as to a loaded table::

@@ -12,7 +12,7 @@ Sizes (:data:`SIZES`):
 - ``"paper"``: the real datasets' subject lists, per-subject label counts and resolutions (640x480, SAMM
   960x650, CK+ 640x490), so that every count of REFERENCE.md §1-2 and :mod:`mer_utils.data.published` comes
   out of the loaders and protocols as on the licensed data (checked from the plans alone by
-  :func:`mer_utils.data.synthetic.gt.planned_table` and ``tests/test_synthetic_paper_plan.py``):
+  :func:`mer_utils.data.synthetic.gt.planned_table` and ``tests/test_synthetic.py``):
 
   * CASME II 26 subjects / 255 clips and SAMM 29 / 159 with each subject's real (emotion, objective class)
     counts (:data:`CASME2_CODING`, :data:`SAMM_CODING`), hence the subject counts of every protocol (MEGC 2019
