@@ -751,6 +751,27 @@ def _sha1(values) -> str:
     return hashlib.sha1("\n".join(map(str, values)).encode()).hexdigest()[:16]
 
 
+#: Arrays up to this size are hashed in full for the run's identity; larger ones by a strided sample of rows.
+FULL_HASH_BYTES = 256 * 2**20
+
+
+def inputs_fingerprint(data: Any) -> str | None:
+    """A hash of a :class:`ClipDataset`'s in-memory inputs (shape, dtype and bytes), so that other features
+    give another result folder even when the parameters forget to say so. Arrays over
+    :data:`FULL_HASH_BYTES` are hashed by shape, dtype and every k-th row (k chosen to read about that
+    much). Lazily loaded inputs (a callable) and bare tables give ``None``: describe them in ``params``."""
+    if not isinstance(data, ClipDataset) or data._arrays is None:
+        return None
+    h = hashlib.sha1()
+    for a in data._arrays:
+        a = a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
+        h.update(f"{a.shape}|{a.dtype}|".encode())
+        step = max(1, int(np.ceil(a.nbytes / FULL_HASH_BYTES))) if a.nbytes > FULL_HASH_BYTES else 1
+        for row in range(0, len(a), step):
+            h.update(np.ascontiguousarray(a[row]).tobytes())
+    return h.hexdigest()[:16]
+
+
 def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequence[Any], *, notebook: str,
                    dataset: str, protocol: str, method_name: str, params: Mapping[str, Any] | None = None,
                    class_names: Sequence[str] | None = None, seed: int = 0, device: Any = "auto",
@@ -766,8 +787,10 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
     notebook, dataset, protocol : keys of the result folder (``dataset`` names the composite, e.g. ``megc2019``).
     method_name : display name (``"LBP-TOP + linear SVM"``) used in tables and plots.
     params : further settings that change the result (profile values, preprocessing...); everything that
-        identifies the run — these, the method's description, the data (clip ids and labels), the folds,
-        ``seed``, ``data_source`` — is hashed into the folder name, so changed settings start a fresh folder.
+        identifies the run — these, the method's description, the data (clip ids, labels and a hash of
+        in-memory inputs, :func:`inputs_fingerprint`), the folds, ``seed``, ``data_source`` — is hashed into
+        the folder name, so changed settings start a fresh folder. Lazily loaded inputs cannot be hashed:
+        describe them (recipe, parameters) in ``params``.
     class_names : the protocol's full class list (metrics count every class); default from the table.
     data_source : what the run read (``"synthetic/quick"``, a ``DATA_ROOT``), shown by the comparison notebook.
     subject_wise : check that no subject is on both sides of a fold (set False only to reproduce a paper's
@@ -805,7 +828,8 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
         "notebook": notebook, "dataset": dataset, "protocol": protocol, "method": method_name,
         "method_spec": meth.describe(), "params": dict(params or {}), "seed": int(seed),
         "class_names": class_names, "subject_wise": bool(subject_wise), "data_source": data_source,
-        "data": {"n_clips": len(table), "clips_labels_sha1": _sha1(table["clip_uid"] + "=" + table["label"].astype(str))},
+        "data": {"n_clips": len(table), "clips_labels_sha1": _sha1(table["clip_uid"] + "=" + table["label"].astype(str)),
+                 "inputs_sha1": inputs_fingerprint(data)},
         "folds": [{"name": n, "n_train": len(tr), "n_test": len(te), "test_sha1": _sha1(table["clip_uid"].to_numpy()[te])}
                   for n, (tr, te) in zip(names, checked)],
     }

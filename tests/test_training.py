@@ -175,8 +175,9 @@ def test_changed_params_give_fresh_folder_and_finished_folds_are_protected(tmp_p
     b = _cv(LogisticRegression(C=1.0), data, folds, tmp_path, params={"profile": "ci"})
     c = _cv(LogisticRegression(C=0.1), data, folds, tmp_path, params={"profile": "ci"})
     d = _cv(LogisticRegression(C=1.0), data, folds, tmp_path, params={"profile": "quick"})
+    e = _cv(LogisticRegression(C=1.0), T.ClipDataset(table, X * 2), folds, tmp_path, params={"profile": "ci"})
     assert a.run_dir == b.run_dir and b.resumed == [f.name for f in folds]
-    assert len({a.run_dir, c.run_dir, d.run_dir}) == 3
+    assert len({a.run_dir, c.run_dir, d.run_dir, e.run_dir}) == 4  # other features -> other folder
     # a finished fold holding predictions for other clips is never silently overwritten
     f0 = next(a.run_dir.glob("folds/000_*/predictions.csv"))
     bad = results.read_predictions(f0)

@@ -33,7 +33,7 @@ PROFILES = {
                epochs=1, composite_epochs=1, batch_size=16, lr=1e-3, n_key_grid=[3, 5], threads=1, max_folds=2,
                composite_inputs=["ars"]),
     "quick": dict(synthetic_size="quick", image_size=48, width_mult=0.25, depth_mult=0.35, head_channels=64,
-                  epochs=4, composite_epochs=2, batch_size=16, lr=1e-3, n_key_grid=[3, 5], threads=1,
+                  epochs=3, composite_epochs=2, batch_size=16, lr=1e-3, n_key_grid=[3, 5], threads=1,
                   max_folds=None, composite_inputs=["ars"]),
     "full": dict(synthetic_size="paper", image_size=320, width_mult=1.0, depth_mult=1.0, head_channels=320,
                  epochs=30, composite_epochs=30, batch_size=16, lr=1e-3, n_key_grid=[1, 3, 5, 7, 9], threads=None,

@@ -13,7 +13,10 @@ happiness AU6+12, disgust AU9 / AU10 / AU4+L10, repression AU14 / AU15 / AU17, s
 AU1 (+4+15), fear AU1+2+4 or AU20, contempt a unilateral AU12 / AU14, anger AU4+7, others mostly AU4 / AU7.
 Each variant carries its MEGC 2018 objective class (Davison et al. 2018: I happiness-like AU6/12, II
 surprise-like AU1+2/5/25/26, III AU4/7 (anger-like), IV AU9/10 (disgust-like), V AU1+4 / 15 / 17 (sadness-
-like), VI AU1+2+4 / AU20 (fear-like), VII others).
+like), VI AU1+2+4 / AU20 (fear-like), VII others). At paper size the (emotion, objective class) pairs come from
+the real codings and the AUs are drawn among the combinations of that class (:func:`objective_class_of`,
+:func:`objective_variants`, :data:`OBJECTIVE_EXTRA_VARIANTS`); the class tags of :data:`EMOTION_VARIANTS`, used
+by the quick and tiny sizes, are looser (AU7 alone is tagged III there, VII by Davison et al.'s table).
 """
 from __future__ import annotations
 

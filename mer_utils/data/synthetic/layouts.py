@@ -13,13 +13,15 @@ quirks:
                         ``CASME2-ObjectiveClasses.xlsx`` (subject as int)
 ``SAMM/``               ``006/006_1_2/006_05562.jpg`` (grey, absolute frame numbers, zero-padding 4 or 5),
                         ``SAMM_Micro_FACS_Codes_v2.xlsx`` (sheet ``MICRO_ONLY``, 13 preamble rows, one apex
-                        outside onset..offset)
+                        outside onset..offset; two at paper size, as in the real file)
 ``SMIC/``               ``SMIC_all_raw/{HS,VIS,NIR}/s1/micro/{negative,positive,surprise}/s1_ne_01/imageN.bmp``
                         (unpadded subject folders, label from the folder), ``SMIC_HS_E/s01/s1_ne_01/imageN.jpg``
                         and ``SMIC-HS-E_annotation.xlsx`` (sheets ``HS``, ``VIS``)
 ``CASME/``              ``CASME_raw_selected/subXX/EP01_5/EP01_5-19.jpg``, ``CASME_coding.xlsx`` (``comtempt``)
 ``CASME_sq/``           ``rawpic/s15/15_0101disgustingteeth/imgN.jpg`` (long videos, several expressions),
-                        ``CAS(ME)^2code_final.xlsx`` (header-less sheet 0, naming sheets 1 and 2, offset 0)
+                        ``CAS(ME)^2code_final.xlsx`` (header-less sheet 0, naming sheets 1 and 2, offset 0);
+                        at paper size 206 expressions (57 micro, 149 macro) in 87 videos, see
+                        :mod:`~mer_utils.data.synthetic.plan`
 ``MEGC2019/``           ``combined_3_class_gt.csv`` (``data,subject,clip,label``)
 ``FER2013/``            ``fer2013.csv`` (``emotion,pixels,Usage``, 48x48 grey)
 ``CK+/``                ``cohn-kanade-images/S005/001/S005_001_00000001.png``,
