@@ -34,7 +34,7 @@ NOTEBOOK_NAME = re.compile(r"^(\d\d)_([a-z0-9]+(?:_[a-z0-9]+)*)\.ipynb$")
 KERNEL_NAME = "python3"
 #: Environment for the refresh of committed outputs and for the notebook tests, so both agree.
 REPRODUCIBLE_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_DISABLE": "1",
-                    "PYTHONHASHSEED": "0"}
+                    "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1"}
 
 
 class CourseError(ValueError):

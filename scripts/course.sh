@@ -8,7 +8,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/bootstrap.sh"
-export MPLBACKEND="${MPLBACKEND:-Agg}" HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
+export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
 cd "$ROOT"
 case "${1:-}" in
     list|refresh|run) exec "$ROOT/.venv/bin/python" -m mer_utils.course "$@" ;;

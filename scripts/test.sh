@@ -8,7 +8,9 @@ bash "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
 # Same environment as `mer_utils.course refresh`, which stored the notebooks' outputs: one thread per
 # process (two test workers on two cores), no progress bars, fresh result store and cache.
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 MPLBACKEND=Agg HF_HUB_OFFLINE=1
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 HF_HUB_OFFLINE=1
+# (no MPLBACKEND: notebooks draw with the inline backend, as when their outputs were stored)
+unset MPLBACKEND
 TMP_ROOT="$(mktemp -d)"
 trap 'rm -rf "$TMP_ROOT"' EXIT
 export MER_RESULTS_ROOT="$TMP_ROOT/results" MER_CACHE_ROOT="$TMP_ROOT/cache" MER_RUN_DIR="$TMP_ROOT/run"

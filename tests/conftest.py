@@ -1,7 +1,6 @@
 """Shared pytest fixtures."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,6 @@ def real_annotations() -> Path:
     if not FIXTURES.is_dir():
         pytest.skip(f"real annotation fixtures not found at {FIXTURES}")
     return FIXTURES
-
-
-@pytest.fixture(autouse=True)
-def _headless_matplotlib():
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    yield
 
 
 def pytest_collection_modifyitems(config, items):
