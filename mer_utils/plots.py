@@ -260,7 +260,7 @@ def plot_comparison(table: pd.DataFrame, metric: str = "uf1", ax=None, title: st
     """Horizontal bars of ``metric`` per method (this course's runs) with the papers' numbers as markers.
 
     ``table`` has columns ``method``, ``where`` (protocol/dataset label), ``source`` (``"this course"`` or
-    ``"paper"``) and ``metric``'s column; it is what ``90_comparison`` builds from
+    ``"paper"``), ``metric``'s column and optionally ``split`` (shown after the method); it is what ``90_comparison`` builds from
     :func:`mer_utils.results.load_results` and :func:`mer_utils.results.paper_tables`.
     """
     import seaborn as sns
@@ -271,7 +271,8 @@ def plot_comparison(table: pd.DataFrame, metric: str = "uf1", ax=None, title: st
     t = table.dropna(subset=[metric]).copy()
     if t.empty:
         raise ValueError(f"plot_comparison: no values of {metric!r} to plot.")
-    t["label"] = t["method"] + "  [" + t["where"] + "]"
+    split = t["split"].fillna("").astype(str) if "split" in t.columns else pd.Series("", index=t.index)
+    t["label"] = t["method"] + np.where(split != "", " (" + split + ")", "") + "  [" + t["where"] + "]"
     order = t.sort_values(["where", "method"])["label"].unique()
     ax = _axes(ax, (7, 0.32 * len(order) + 1.5))
     ours = t[t["source"] != "paper"]

@@ -576,3 +576,21 @@ def comparison_selection(table: pd.DataFrame, metric: str = "uf1", papers_per_pl
     best = paper.sort_values(metric, ascending=False).groupby("where").head(papers_per_place)
     keep = pd.concat([t[t["source"] == "this course"], lbp, best])
     return keep[~keep.index.duplicated()].sort_values(["where", "source", metric], ascending=[True, False, False])
+
+
+def course_status(root: str | os.PathLike | None = None, run_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """One row per course notebook: whether its metrics were recorded (``mer_utils.record``; in ``run_dir``
+    or the default metrics folder) and how many complete / unfinished runs it has in the result store."""
+    from .course import list_notebooks
+
+    recorded = load_notebook_metrics(run_dir)
+    runs = load_results(root)
+    rows = []
+    for nb in list_notebooks():
+        mine = runs[runs["notebook"] == nb.stem]
+        rec = recorded[recorded["notebook"] == nb.stem]
+        rows.append({"notebook": nb.stem, "metrics recorded": not rec.empty,
+                     "recorded at": rec["recorded_at"].iloc[0] if len(rec) else None,
+                     "complete runs": int(mine["complete"].sum()), "unfinished runs": int((~mine["complete"]).sum())})
+    return pd.DataFrame(rows, columns=["notebook", "metrics recorded", "recorded at", "complete runs",
+                                       "unfinished runs"])

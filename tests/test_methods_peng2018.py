@@ -1,9 +1,15 @@
 """Unit tests for Peng et al. 2018's pipeline glue (mer_utils.methods.peng2018)."""
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
-from mer_utils.methods.peng2018 import (HDE_AUGMENT, MACRO_AUGMENT, PengAugment, balanced_resample, center_crop,
-                                        random_corner_crop)
+from mer_utils.methods.peng2018 import (HDE_AUGMENT, MACRO_AUGMENT, BatchAugment, ImageInputs, PengAugment, PengStage,
+                                        balanced_resample, center_crop, compare_cde, compare_hde, load_emotion_folder,
+                                        random_corner_crop, random_test_split, run_stage, stage_checkpoint)
+from mer_utils.training import ClipDataset
+
+torch.set_num_threads(1)
 
 
 def test_balanced_resample_equal_counts_and_keeps_every_sample():
@@ -72,15 +78,6 @@ def test_corner_crops_are_corners():
 
 
 # ---------------------------------------------------------------------------------------------- pipeline glue
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from mer_utils.data import Fold  # noqa: E402
-from mer_utils.methods.peng2018 import (BatchAugment, ImageInputs, PengStage, compare_cde, compare_hde,  # noqa: E402
-                                        load_emotion_folder, random_test_split, run_stage, stage_checkpoint)
-from mer_utils.training import ClipDataset  # noqa: E402
-
-torch.set_num_threads(1)
 
 
 def test_image_inputs_and_batch_augment_shapes():
@@ -175,3 +172,25 @@ def test_micro_stage_with_corner_crops_and_paper_tables(tmp_path):
     t57 = compare_cde({"run": cde})
     assert t57.loc[("V", "samm", "ResNet-10 (ImageNet -> macro -> micro)", "paper"), "F1"] == pytest.approx(0.54)
     assert ("VII", "composite", "run", "this run") in t57.index
+
+
+def test_load_macro_table_maps_emotions_to_objective_classes(tmp_path, monkeypatch):
+    from mer_utils.methods.peng2018 import OBJECTIVE_CLASSES, load_macro_table, prepare_macro_images
+
+    folder = tmp_path / "FER2013"
+    folder.mkdir()
+    pixels = " ".join(["128"] * 48 * 48)
+    lines = ["emotion,pixels,Usage"] + [f"{e},{pixels},Training" for e in range(7) for _ in range(2)]
+    (folder / "fer2013.csv").write_text("\n".join(lines) + "\n")
+    table, dropped = load_macro_table(("fer2013",), data_root=tmp_path, verbose=False)
+    # FER2013: 0 angry, 1 disgust, 2 fear, 3 happy, 4 sad, 5 surprise, 6 neutral
+    assert table.groupby("label_name").size().to_dict() == {c: 2 for c in OBJECTIVE_CLASSES}
+    assert table.loc[table["emotion"] == "happy", "label"].eq(0).all()
+    assert table.loc[table["emotion"] == "angry", "label_name"].eq("III").all()
+    assert sorted(dropped["emotion"].unique()) == ["fear", "neutral"] and len(dropped) == 4
+    monkeypatch.setenv("MER_CACHE_ROOT", str(tmp_path / "cache"))
+    imgs = prepare_macro_images(table, 40, progress=False)
+    assert imgs.shape == (10, 40, 40) and imgs.dtype == np.uint8 and (imgs == 128).all()
+    assert list((tmp_path / "cache" / "peng2018" / "macro").glob("*.npz"))  # cached
+    with pytest.raises(ValueError, match="unknown macro set"):
+        load_macro_table(("jaffe",), data_root=tmp_path, verbose=False)

@@ -4,8 +4,9 @@ import math
 import pytest
 import torch
 
-from mer_utils.models.zhao2021 import (CropNet, CropNetWithoutCGPO, SubImageHead, _cached_timm_weights,
-                                       build_cropnet, count_parameters, rexnet_feature_extractor)
+from mer_utils.models.zhao2021 import (NUM_SUBIMAGES, CropNet, CropNetWithoutCGPO, SubImageHead,
+                                       _cached_timm_weights, build_cropnet, count_parameters,
+                                       rexnet_feature_extractor)
 
 TINY = dict(width_mult=0.25, head_channels=16, pretrained=False)
 
@@ -18,7 +19,7 @@ def tiny_cropnet():
 
 def test_cropnet_output_shape(tiny_cropnet):
     x = torch.randn(2, 10, 3, 32, 32)
-    assert tiny_cropnet.num_subimages == 10
+    assert tiny_cropnet.num_subimages == NUM_SUBIMAGES == 10
     assert tiny_cropnet(x).shape == (2, 5)
     assert tiny_cropnet.subimage_features(x).shape == (2, 10, 24)
     assert tiny_cropnet.features(x).shape == (2, 240)

@@ -164,3 +164,12 @@ def test_split_protocol_and_data_source():
     assert R.data_source(t) == "licensed + synthetic (quick)"
     t.attrs = {"source": "licensed", "root": "/d/CASME2"}
     assert R.data_source(t) == "licensed"
+
+
+def test_course_status_lists_notebooks(tmp_path, monkeypatch):
+    monkeypatch.setenv("MER_RUN_DIR", str(tmp_path / "run"))
+    _store_with_one_composite_run(tmp_path / "store")
+    status = R.course_status(tmp_path / "store").set_index("notebook")
+    assert not status["metrics recorded"].any()
+    if "02_evaluation" in status.index:
+        assert status.loc["02_evaluation", "complete runs"] == 1

@@ -33,6 +33,7 @@ With these choices the full model has about 7.2M parameters (the paper reports "
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 @dataclass(frozen=True)
 class BackboneInfo:
-    """What :func:`rexnet_feature_extractor` built: name, width multiplier, weights, output channels."""
+    """What :func:`rexnet_feature_extractor` built: name, width and depth multipliers, whether ImageNet weights
+    were loaded and from where, and the number of output channels."""
 
     name: str
     width_mult: float
@@ -125,6 +127,7 @@ def rexnet_feature_extractor(name: str = "rexnet_100", width_mult: float | None 
                          "Use e.g. 'rexnet_100' (the paper's) or pass width_mult for a narrower one.")
     path = None
     if pretrained is not False:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: nothing below may reach the network
         if weights_path is not None:
             path = Path(weights_path).expanduser()
             if not path.is_file():
