@@ -80,6 +80,16 @@ def test_factory_builds_both_variants():
     assert m.eval()(x).shape == (2, 3) and m2.eval()(x).shape == (2, 4)
 
 
+def test_factory_batchnorm_momentum():
+    m = CropNetFactory(width_mult=0.25, depth_mult=0.35, head_channels=8, pretrained=False, bn_momentum=None)(3)
+    bns = [b for b in m.modules() if isinstance(b, torch.nn.modules.batchnorm._BatchNorm)]
+    assert bns and all(b.momentum is None for b in bns)
+    m = CropNetFactory(width_mult=0.25, depth_mult=0.35, head_channels=8, pretrained=False)(3)
+    assert all(b.momentum == 0.1 for b in m.modules() if isinstance(b, torch.nn.modules.batchnorm._BatchNorm))
+    with pytest.raises(ValueError, match="momentum"):
+        CropNetFactory(width_mult=0.25, depth_mult=0.35, head_channels=8, pretrained=False, bn_momentum=2.0)(3)
+
+
 def test_input_images_channels_first():
     arrays = {"ars": np.zeros((5, 8, 8, 3), np.uint8), "rrs": np.ones((5, 8, 8, 3), np.uint8)}
     assert input_images(arrays, "ars").shape == (5, 3, 8, 8)

@@ -31,13 +31,13 @@ INPUT_ARRAYS = {"ars": "ars", "rrs": "rrs", "farneback": "flow_farneback", "tvl1
 PROFILES = {
     "ci": dict(synthetic_size="quick", image_size=32, width_mult=0.25, depth_mult=0.35, head_channels=32,
                epochs=1, composite_epochs=1, batch_size=16, lr=1e-3, n_key_grid=[3, 5], threads=1, max_folds=2,
-               composite_inputs=["ars"]),
+               composite_inputs=["ars"], bn_momentum=None),
     "quick": dict(synthetic_size="quick", image_size=48, width_mult=0.25, depth_mult=0.35, head_channels=64,
                   epochs=3, composite_epochs=2, batch_size=16, lr=1e-3, n_key_grid=[3, 5], threads=1,
-                  max_folds=None, composite_inputs=["ars"]),
+                  max_folds=None, composite_inputs=["ars"], bn_momentum=None),
     "full": dict(synthetic_size="paper", image_size=320, width_mult=1.0, depth_mult=1.0, head_channels=320,
                  epochs=30, composite_epochs=30, batch_size=16, lr=1e-3, n_key_grid=[1, 3, 5, 7, 9], threads=None,
-                 max_folds=None, composite_inputs=["ars", "rrs"]),
+                 max_folds=None, composite_inputs=["ars", "rrs"], bn_momentum=0.1),
 }
 
 
@@ -98,7 +98,9 @@ class AdamPFactory:
 class CropNetFactory:
     """``num_classes -> CropNet`` (``cgpo=True``) or the Table 4 ablation without CGPO, with the extractor size
     (``width_mult``/``depth_mult`` None or 1 = the paper's ``rexnet_100``) and head settings of a profile;
-    ``channels_last`` stores the weights channels-last (faster on CPU, same numbers)."""
+    ``channels_last`` stores the weights channels-last (faster on CPU, same numbers); ``bn_momentum`` None makes
+    BatchNorm's running statistics a plain average over training (for short CPU runs, see
+    :func:`mer_utils.models.zhao2021.set_batchnorm_momentum`)."""
 
     cgpo: bool = True
     width_mult: float | None = None
@@ -107,12 +109,14 @@ class CropNetFactory:
     pretrained: Any = "auto"
     dropout: float = 0.0
     channels_last: bool = True
+    bn_momentum: float | None = 0.1
 
     def __call__(self, num_classes: int):
-        from mer_utils.models.zhao2021 import build_cropnet, use_channels_last
+        from mer_utils.models.zhao2021 import build_cropnet, set_batchnorm_momentum, use_channels_last
 
         model = build_cropnet(num_classes, cgpo=self.cgpo, width_mult=self.width_mult, depth_mult=self.depth_mult,
                               head_channels=self.head_channels, pretrained=self.pretrained, dropout=self.dropout)
+        set_batchnorm_momentum(model, self.bn_momentum)
         return use_channels_last(model) if self.channels_last else model
 
 

@@ -305,6 +305,22 @@ class CropNetWithoutCGPO(nn.Module):
         return self.classifier(self.dropout(self.features(x)))
 
 
+def set_batchnorm_momentum(model: nn.Module, momentum: float | None) -> nn.Module:
+    """Set the running-statistics momentum of every BatchNorm layer of ``model``; ``None`` makes the running
+    mean / variance a plain average over all training batches (PyTorch's cumulative mode).
+
+    With only a few dozen optimiser steps (the CPU profiles), the default exponential average (0.1) still
+    carries much of its initial value (variance 1) and a randomly initialised ReXNet then gives almost the same
+    logits for every test image in evaluation mode; the cumulative average removes that bias.
+    """
+    if momentum is not None and not 0 < momentum <= 1:
+        raise ValueError(f"BatchNorm momentum should be in (0, 1] or None (cumulative average), got {momentum}.")
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = momentum
+    return model
+
+
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of (trainable) parameters of ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
