@@ -17,11 +17,3 @@ def real_annotations() -> Path:
         pytest.skip(f"real annotation fixtures not found at {FIXTURES}")
     return FIXTURES
 
-
-def pytest_collection_modifyitems(config, items):
-    """Keep the cells of one notebook on one xdist worker (nbval runs them in one kernel, in order), while
-    the other tests, the papermill notebook runs included, spread over the workers (``--dist loadgroup``)."""
-    for item in items:
-        path = str(getattr(item, "path", getattr(item, "fspath", "")))
-        if path.endswith(".ipynb"):
-            item.add_marker(pytest.mark.xdist_group(name=f"nbval:{path}"))
