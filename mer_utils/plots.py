@@ -250,7 +250,7 @@ def plot_folds(table: pd.DataFrame, folds: Sequence[Any], ax=None, title: str | 
     ax.legend(handles=[Patch(color="#4c72b0", label="train"), Patch(color="#dd8452", label="test"),
                        Patch(color="#eeeeee", label="unused")]
               + ([Patch(color="#c44e52", label="train AND test (leak)")] if (grid == 3).any() else []),
-              loc="lower right", fontsize=7, bbox_to_anchor=(1.0, 1.0), ncol=4)
+              loc="upper left", fontsize=7, bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_title(title or "", loc="left")
     return ax
 
@@ -325,7 +325,7 @@ def plot_lbp_top(clip: np.ndarray, blocks: int = 5, axes=None, title: str | None
     axes[3].set_ylabel("share of pixels")
     axes[3].legend(fontsize=8)
     if title:
-        axes[0].figure.suptitle(title, fontsize=10)
+        axes[0].figure.suptitle(title, fontsize=10, y=1.04)
     return axes
 
 

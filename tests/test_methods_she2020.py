@@ -59,11 +59,14 @@ def test_svm_inner_cv_on_subjects_learns_separable_data():
     y = np.repeat([0, 1, 2, 3], 12)
     x = rng.normal(size=(48, 6)) + 3 * np.eye(4, 6)[y]
     groups = np.tile(np.arange(6), 8)
-    model = fit_video_svm(x, y, groups, inner_folds=3)
+    grid = {"svc__kernel": ["linear", "rbf"], "svc__C": [0.1, 1.0]}
+    model = fit_video_svm(x, y, groups, grid, inner_folds=3)
     assert set(model.best_params_) >= {"svc__C", "svc__kernel"}
     assert (model.predict(x) == y).mean() > 0.9
-    single = fit_video_svm(x, y, np.zeros(48))  # one subject: no inner search possible
+    single = fit_video_svm(x, y, np.zeros(48), grid)  # one subject: no inner search possible
     assert not hasattr(single, "best_params_")
+    fixed = fit_video_svm(x, y, groups, {"svc__kernel": ["linear"], "svc__C": [0.5]})  # one candidate: no search
+    assert not hasattr(fixed, "best_params_") and fixed.get_params()["svc__C"] == 0.5
 
 
 def _tiny_problem(n_subjects=4, clips=4, frames=3):
@@ -102,6 +105,7 @@ def test_resize_faces_and_frame_table():
     assert (ft["label"].to_numpy()[frame_indices([1], 3)] == table["label"].iloc[1]).all()
 
 
+@pytest.mark.slow
 def test_pipeline_cross_validates_and_resumes(tmp_path, monkeypatch):
     from mer_utils.data.splits import subject_kfold
     from mer_utils.methods.she2020 import (She2020Settings, aggregation_results, load_frame_features,

@@ -40,6 +40,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+#: Parameter count the paper reports for CropNet (§3.2.1: "approximately 7.6M").
+PAPER_PARAMETER_COUNT = 7_600_000
 #: Number of CGPO sub-images (§3.2.2): one down-sampled whole image + 3x3 overlapping crops.
 NUM_SUBIMAGES = 10
 #: Size of each sub-image feature vector z_i (§3.2.4).
