@@ -85,7 +85,6 @@ def jsonable(obj: Any, where: str = "params") -> Any:
         return {"__class__": _qualname(type(obj)),
                 **{f.name: jsonable(getattr(obj, f.name), f"{where}.{f.name}") for f in dataclasses.fields(obj)}}
     if hasattr(obj, "get_params") and hasattr(obj, "fit"):  # scikit-learn estimator / pipeline
-        from sklearn.base import clone  # noqa: F401  (import check: sklearn present)
         return {"__sklearn__": repr(obj).replace("\n", " ")}
     if isinstance(obj, functools.partial):
         return {"__partial__": jsonable(obj.func, where), "args": jsonable(obj.args, where),
@@ -521,6 +520,7 @@ def comparison_table(runs: pd.DataFrame | None = None, papers: pd.DataFrame | No
         index = ["protocol", "dataset", "split", "method", "reference"]
         p["split"] = p["split"].fillna("")
         wide = p.pivot_table(index=index, columns="metric", values="value", aggfunc="first").reset_index()
+        wide.columns.name = None
         notes = p[(p["note"] != "") & p["value"].notna()].groupby(index)["note"].first()
         wide["note"] = [notes.get(tuple(k), "") for k in wide[index].itertuples(index=False)]
         present = [m for m in metrics if m in wide.columns]
