@@ -6,6 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
+# --dist loadfile keeps the cells of one notebook on one worker (nbval runs them in one kernel, in order).
 # Same environment as `mer_utils.course refresh`, which stored the notebooks' outputs: one thread per
 # process (two test workers on two cores), no progress bars, fresh result store and cache.
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 HF_HUB_OFFLINE=1
@@ -17,6 +18,6 @@ export MER_RESULTS_ROOT="$TMP_ROOT/results" MER_CACHE_ROOT="$TMP_ROOT/cache" MER
 # The synthetic quick data is generated once (it is user data: kept in data/synthetic/ between runs).
 "$ROOT/.venv/bin/python" -c "from mer_utils.data.synthetic import ensure_synthetic; ensure_synthetic('quick')"
 WORKERS="${MER_TEST_WORKERS:-2}"
-exec "$ROOT/.venv/bin/python" -m pytest -n "$WORKERS" --dist loadgroup \
+exec "$ROOT/.venv/bin/python" -m pytest -n "$WORKERS" --dist loadfile \
     --nbval --nbval-current-env --nbval-cell-timeout 900 --nbval-sanitize-with tests/nbval_sanitize.cfg \
     -p no:cacheprovider tests notebooks "$@"
