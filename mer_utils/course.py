@@ -33,8 +33,9 @@ NOTEBOOK_DIR = repo_path("notebooks")
 NOTEBOOK_NAME = re.compile(r"^(\d\d)_([a-z0-9]+(?:_[a-z0-9]+)*)\.ipynb$")
 KERNEL_NAME = "python3"
 #: Environment for the refresh of committed outputs and for the notebook tests, so both agree.
+#: The baselines are CPU runs (``CUDA_VISIBLE_DEVICES=""``): a GPU computes other last digits.
 REPRODUCIBLE_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_DISABLE": "1",
-                    "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1"}
+                    "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
 
 
 class CourseError(ValueError):
@@ -246,12 +247,16 @@ def run(notebooks: list[str] | None = None, profile: str = "quick", params: dict
     return run_dir, results
 
 
-def strip_execution_metadata(path: Path) -> None:
-    """Remove papermill/timing metadata so a refreshed notebook diffs cleanly."""
+def strip_execution_metadata(path: Path, baseline: dict | None = None) -> None:
+    """Remove papermill/timing metadata so a refreshed notebook diffs cleanly; record ``baseline`` (the
+    environment the outputs were stored under, :func:`mer_utils.envcheck.baseline_fingerprint`) in
+    ``metadata["mer_course"]["baseline"]``, which the nbval run checks before comparing outputs."""
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
     nb.metadata.pop("papermill", None)
+    if baseline is not None:
+        nb.metadata.setdefault("mer_course", {})["baseline"] = baseline
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
@@ -267,10 +272,19 @@ def refresh(notebooks: list[str], kernel_name: str = KERNEL_NAME) -> list[Notebo
     import shutil
     import tempfile
 
-    chosen = resolve_notebooks(notebooks)
+    from .envcheck import baseline_fingerprint, lock_mismatches
+
     if not notebooks:
-        raise CourseError("refresh needs notebook names (e.g. 'refresh 00 01'); it rewrites the committed "
-                          "notebooks, so it never defaults to all of them.")
+        raise CourseError("refresh needs notebook names (e.g. 'refresh 00 01', or 'refresh all'); it "
+                          "rewrites the committed notebooks, so it never defaults to all of them.")
+    chosen = resolve_notebooks(None if list(notebooks) == ["all"] else notebooks)
+    bad = lock_mismatches()
+    if bad:
+        raise CourseError("refresh stores the nbval baselines, which hold only under the locked versions, but "
+                          f"{len(bad)} package(s) differ from requirements/lock.txt (e.g. "
+                          + ", ".join(f"{n} {have} instead of {want}" for n, want, have in bad[:3])
+                          + "). Run scripts/bootstrap.sh first.")
+    baseline = baseline_fingerprint()
     results = []
     for nb in chosen:
         with tempfile.TemporaryDirectory() as tmp:
@@ -281,7 +295,7 @@ def refresh(notebooks: list[str], kernel_name: str = KERNEL_NAME) -> list[Notebo
                    "MER_CACHE_ROOT": str(Path(tmp) / "cache")}
             res = execute_notebook(nb, out, None, Path(tmp), env, kernel_name, progress=True)
             if res.status == "ok":
-                strip_execution_metadata(out)
+                strip_execution_metadata(out, baseline)
                 shutil.copyfile(out, nb)
         print(f"[refresh] {nb.name}: {res.status} ({res.seconds} s)"
               + (f" — cell {res.error['cell']}: {res.error['ename']}: {res.error['evalue'][:300]}"

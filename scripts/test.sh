@@ -9,7 +9,10 @@ cd "$ROOT"
 # --dist loadfile keeps the cells of one notebook on one worker (nbval runs them in one kernel, in order).
 # Same environment as `mer_utils.course refresh`, which stored the notebooks' outputs: one thread per
 # process (two test workers on two cores), no progress bars, fresh result store and cache.
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 HF_HUB_OFFLINE=1
+# CPU only (CUDA_VISIBLE_DEVICES=""): the baselines are CPU runs (mer_utils.course.REPRODUCIBLE_ENV).
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 HF_HUB_OFFLINE=1 CUDA_VISIBLE_DEVICES=
+# The baselines hold only under the locked versions: stop here, with the differences, if .venv is not the lock.
+"$ROOT/.venv/bin/python" -m mer_utils.envcheck
 # (no MPLBACKEND: notebooks draw with the inline backend, as when their outputs were stored)
 unset MPLBACKEND
 TMP_ROOT="$(mktemp -d)"
