@@ -265,3 +265,163 @@ def best_epoch_on_test(epoch_predictions: Mapping[str, pd.DataFrame], labels: Se
         epochs[fold] = best
         chosen.append(table[table["epoch"] == best].assign(fold=fold))
     return pd.concat(chosen, ignore_index=True), pd.Series(epochs, name="chosen_epoch")
+
+
+# --------------------------------------------------------------------------------------------------
+# Results a reader can trust: pooled scores with their yardsticks and a subject-bootstrap interval
+# --------------------------------------------------------------------------------------------------
+def _confusions_by_group(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, C: int):
+    """Per-group confusion matrices, shape (G, C, C), and the group names."""
+    names, gi = np.unique(groups, return_inverse=True)
+    flat = np.bincount(gi * C * C + y_true * C + y_pred, minlength=len(names) * C * C)
+    return flat.reshape(len(names), C, C).astype(float), names
+
+
+def _scores_from_confusions(cm: np.ndarray) -> dict[str, np.ndarray]:
+    """WAR, UAR, UF1 of a stack of confusion matrices (..., C, C): the formulas of the module docstring."""
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    n_true, n_pred = cm.sum(-1), cm.sum(-2)
+    n = n_true.sum(-1)
+    rec = np.divide(tp, n_true, out=np.zeros_like(tp), where=n_true > 0)
+    denom = n_true + n_pred
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    war = np.divide(tp.sum(-1), n, out=np.full_like(n, np.nan), where=n > 0)
+    return {"war": war, "uar": rec.mean(-1), "uf1": f1.mean(-1)}
+
+
+def subject_bootstrap(predictions: pd.DataFrame, labels: Sequence[int] | int, n_boot: int = 2000,
+                      seed: int = 0, level: float = 0.95) -> dict[str, list[float]]:
+    """Percentile intervals of pooled WAR/UAR/UF1 when the **subjects** are resampled with replacement.
+
+    Clips of one person are not independent (identity, recording session), so the unit of resampling is
+    the subject (``subject_uid``), as in cluster bootstrap: each replicate draws S subjects from the S
+    tested ones and pools all their clips. Vectorised: one confusion matrix per subject, replicates as
+    multinomial subject counts times those matrices. Returns ``{"war": [lo, hi], "uar": ..., "uf1": ...}``.
+    """
+    _check_predictions(predictions, ("true", "pred", "subject_uid"))
+    labs = _as_labels(labels)
+    C = len(labs)
+    index = {int(l): i for i, l in enumerate(labs)}
+    y_true = np.array([index[int(v)] for v in predictions["true"]], dtype=np.int64)
+    y_pred = np.array([index[int(v)] for v in predictions["pred"]], dtype=np.int64)
+    cms, names = _confusions_by_group(y_true, y_pred, predictions["subject_uid"].astype(str).to_numpy(), C)
+    S = len(names)
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(S, np.full(S, 1.0 / S), size=int(n_boot)).astype(float)  # (B, S)
+    boot = np.einsum("bs,sij->bij", counts, cms)
+    scores = _scores_from_confusions(boot)
+    alpha = (1.0 - level) / 2.0
+    return {k: [float(np.nanquantile(v, alpha)), float(np.nanquantile(v, 1.0 - alpha))] for k, v in scores.items()}
+
+
+def majority_baseline(predictions: pd.DataFrame, labels: Sequence[int] | int) -> pd.DataFrame:
+    """The majority-class baseline on the same folds: each fold predicts the most frequent label among the
+    clips **not** in that fold (its training clips under cross-validation, where every clip is tested once).
+
+    Returns a copy of ``predictions`` with ``pred`` replaced. Without a ``fold`` column the whole table's
+    majority is used (say so: it then peeks at the test labels' distribution).
+    """
+    _check_predictions(predictions)
+    labs = _as_labels(labels)
+    out = predictions.copy()
+    y = out["true"].to_numpy()
+    if "fold" not in out.columns or out["fold"].nunique() < 2:
+        values, counts = np.unique(y, return_counts=True)
+        out["pred"] = values[np.argmax(counts)]
+        return out
+    folds = out["fold"].to_numpy()
+    pred = np.empty_like(y)
+    for f in np.unique(folds):
+        train = y[folds != f]
+        counts = np.array([(train == l).sum() for l in labs])
+        pred[folds == f] = labs[int(np.argmax(counts))]
+    out["pred"] = pred
+    return out
+
+
+def result_summary(predictions: pd.DataFrame, labels: Sequence[int] | int,
+                   control: pd.DataFrame | None = None, n_boot: int = 2000, seed: int = 0,
+                   protocol: str | None = None) -> dict:
+    """Everything a results table needs for one pooled prediction set (MEGC practice: folds pooled).
+
+    Keys: ``uar``, ``uf1``, ``war`` (pooled), ``uar_ci95``/``uf1_ci95``/``war_ci95`` (subject bootstrap,
+    :func:`subject_bootstrap`), ``chance_uar`` (1/C: the UAR of any constant or random guess),
+    ``majority_uar``/``majority_war`` (:func:`majority_baseline` on the same folds), ``control_uar`` and
+    ``control_uar_ci95`` when ``control`` (a positive control's predictions on the same clips, e.g. flow +
+    SVM) is given, ``n`` clips, ``n_subjects``, ``above_chance`` (the UAR interval's low end > chance), and
+    ``protocol`` when given.
+    """
+    labs = _as_labels(labels)
+    pooled = compute_metrics(predictions["true"], predictions["pred"], labs)
+    ci = subject_bootstrap(predictions, labs, n_boot=n_boot, seed=seed)
+    maj = majority_baseline(predictions, labs)
+    maj_m = compute_metrics(maj["true"], maj["pred"], labs)
+    out = {"uar": pooled["uar"], "uf1": pooled["uf1"], "war": pooled["war"],
+           "uar_ci95": ci["uar"], "uf1_ci95": ci["uf1"], "war_ci95": ci["war"],
+           "chance_uar": 1.0 / len(labs), "majority_uar": maj_m["uar"], "majority_war": maj_m["war"],
+           "n": int(pooled["n"]), "n_subjects": int(predictions["subject_uid"].nunique())}
+    if control is not None:
+        missing = set(predictions["clip_uid"]) - set(control["clip_uid"]) if "clip_uid" in predictions and \
+            "clip_uid" in control else set()
+        if missing:
+            raise ValueError(f"the control's predictions lack {len(missing)} of the clips (e.g. "
+                             f"{sorted(missing)[:3]}); compute the control on the same protocol and folds.")
+        ctrl = control[control["clip_uid"].isin(predictions["clip_uid"])] if "clip_uid" in control else control
+        out["control_uar"] = compute_metrics(ctrl["true"], ctrl["pred"], labs)["uar"]
+        out["control_uar_ci95"] = subject_bootstrap(ctrl, labs, n_boot=n_boot, seed=seed)["uar"]
+    out["above_chance"] = bool(out["uar_ci95"][0] > out["chance_uar"])
+    if protocol is not None:
+        out = {"protocol": protocol, **out}
+    return out
+
+
+def summary_table(summaries: Mapping[str, dict]) -> pd.DataFrame:
+    """One row per model: UAR [95% CI], UF1, WAR, chance, majority, control — the yardsticks side by side."""
+    rows = []
+    for name, s in summaries.items():
+        rows.append({"model": name, "UAR": round(s["uar"], 3),
+                     "UAR 95% CI (subjects)": f"[{s['uar_ci95'][0]:.3f}, {s['uar_ci95'][1]:.3f}]",
+                     "UF1": round(s["uf1"], 3), "WAR": round(s["war"], 3),
+                     "chance UAR": round(s["chance_uar"], 3), "majority UAR": round(s["majority_uar"], 3),
+                     "majority WAR": round(s["majority_war"], 3),
+                     "control UAR": round(s["control_uar"], 3) if "control_uar" in s else None,
+                     "CI above chance": s["above_chance"]})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def claim_verdict(effect_ci: Sequence[float], expected_sign: int = 1) -> str:
+    """'reproduced' / 'reversed' / 'not resolved at this size' for a paper's claim, from the 95% interval of
+    the effect (e.g. the paired subject-bootstrap interval of UAR(method) - UAR(ablation)): the interval
+    excludes 0 on the claimed side, on the other side, or contains 0."""
+    lo, hi = float(effect_ci[0]), float(effect_ci[1])
+    if expected_sign < 0:
+        lo, hi = -hi, -lo
+    if lo > 0:
+        return "reproduced"
+    if hi < 0:
+        return "reversed"
+    return "not resolved at this size"
+
+
+def paired_difference_ci(a: pd.DataFrame, b: pd.DataFrame, labels: Sequence[int] | int, metric: str = "uar",
+                         n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> list[float]:
+    """Interval of ``metric(a) - metric(b)`` for two prediction sets on the **same clips**, resampling
+    subjects jointly (the same replicate for both), so the subject-to-subject spread cancels."""
+    for t in (a, b):
+        _check_predictions(t, ("true", "pred", "subject_uid", "clip_uid"))
+    if set(a["clip_uid"]) != set(b["clip_uid"]):
+        raise ValueError("paired_difference_ci needs predictions of the same clips (clip_uid) in both tables.")
+    b = b.set_index("clip_uid").loc[a["clip_uid"]].reset_index()
+    labs = _as_labels(labels)
+    C = len(labs)
+    index = {int(l): i for i, l in enumerate(labs)}
+    groups = a["subject_uid"].astype(str).to_numpy()
+    enc = lambda s: np.array([index[int(v)] for v in s], dtype=np.int64)  # noqa: E731
+    cm_a, names = _confusions_by_group(enc(a["true"]), enc(a["pred"]), groups, C)
+    cm_b, _ = _confusions_by_group(enc(b["true"]), enc(b["pred"]), groups, C)
+    S = len(names)
+    counts = np.random.default_rng(seed).multinomial(S, np.full(S, 1.0 / S), size=int(n_boot)).astype(float)
+    diff = _scores_from_confusions(np.einsum("bs,sij->bij", counts, cm_a))[metric] \
+        - _scores_from_confusions(np.einsum("bs,sij->bij", counts, cm_b))[metric]
+    alpha = (1.0 - level) / 2.0
+    return [float(np.nanquantile(diff, alpha)), float(np.nanquantile(diff, 1.0 - alpha))]

@@ -1,0 +1,79 @@
+"""result_summary and its parts: pooled scores, subject bootstrap, majority baseline on the same folds,
+paired differences and claim verdicts."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mer_utils.evaluation import (claim_verdict, compute_metrics, majority_baseline, paired_difference_ci,
+                                  result_summary, subject_bootstrap, summary_table)
+
+
+def _table(n_subjects=12, per_subject=6, C=3, acc=0.7, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_subjects):
+        for k in range(per_subject):
+            t = int(rng.integers(C))
+            p = t if rng.random() < acc else int(rng.integers(C))
+            rows.append({"subject_uid": f"d/s{s:02d}", "clip_uid": f"d/s{s:02d}/c{k}", "fold": f"s{s:02d}",
+                         "true": t, "pred": p})
+    return pd.DataFrame(rows)
+
+
+def test_bootstrap_matches_a_slow_reference():
+    t = _table()
+    ci = subject_bootstrap(t, 3, n_boot=300, seed=3)
+    # the same replicates, computed the slow way with compute_metrics
+    subjects = np.unique(t["subject_uid"].astype(str))
+    counts = np.random.default_rng(3).multinomial(len(subjects), np.full(len(subjects), 1 / len(subjects)), size=300)
+    uars = []
+    for c in counts:
+        parts = [t[t["subject_uid"] == s] for s, k in zip(subjects, c) for _ in range(k)]
+        b = pd.concat(parts)
+        uars.append(compute_metrics(b["true"], b["pred"], 3)["uar"])
+    assert ci["uar"] == pytest.approx([np.quantile(uars, 0.025), np.quantile(uars, 0.975)], abs=1e-12)
+
+
+def test_summary_has_every_yardstick_and_a_learning_model_is_above_chance():
+    good, ctrl = _table(acc=0.9, seed=1), _table(acc=0.5, seed=2)
+    s = result_summary(good, [0, 1, 2], control=ctrl, n_boot=500, protocol="toy")
+    for key in ("protocol", "uar", "uf1", "war", "uar_ci95", "chance_uar", "majority_uar", "majority_war",
+                "control_uar", "n", "n_subjects", "above_chance"):
+        assert key in s
+    assert s["chance_uar"] == pytest.approx(1 / 3)
+    assert s["uar_ci95"][0] < s["uar"] < s["uar_ci95"][1]
+    assert s["above_chance"] and s["uar"] == pytest.approx(compute_metrics(good["true"], good["pred"], 3)["uar"])
+    table = summary_table({"model": s})
+    assert table.loc["model", "CI above chance"]
+
+
+def test_random_predictions_are_not_above_chance():
+    s = result_summary(_table(acc=0.0, seed=4), 3, n_boot=500)
+    assert s["uar_ci95"][0] < 1 / 3 < s["uar_ci95"][1] and not s["above_chance"]
+
+
+def test_majority_baseline_uses_training_folds_only():
+    t = pd.DataFrame({"subject_uid": ["a", "a", "b", "b", "c"], "fold": ["a", "a", "b", "b", "c"],
+                      "true": [0, 0, 1, 1, 1], "pred": [0, 0, 0, 0, 0]})
+    m = majority_baseline(t, 2)
+    # fold a trains on b,c (all 1) -> predicts 1; fold b trains on a (0,0) + c (1) -> 0; fold c -> tie -> 0
+    assert m["pred"].tolist() == [1, 1, 0, 0, 0]
+
+
+def test_control_must_cover_the_same_clips():
+    t = _table()
+    with pytest.raises(ValueError, match="same protocol and folds"):
+        result_summary(t, 3, control=t.iloc[:10], n_boot=10)
+
+
+def test_paired_difference_and_verdicts():
+    a, b = _table(acc=0.95, seed=5), _table(acc=0.95, seed=5)
+    b["pred"] = (b["true"] + 1) % 3  # always wrong
+    lo, hi = paired_difference_ci(a, b, 3, n_boot=300)
+    assert lo > 0.5 and claim_verdict([lo, hi]) == "reproduced"
+    assert claim_verdict([lo, hi], expected_sign=-1) == "reversed"
+    assert claim_verdict([-0.1, 0.2]) == "not resolved at this size"
+    with pytest.raises(ValueError, match="same clips"):
+        paired_difference_ci(a, b.iloc[:5], 3)
