@@ -17,6 +17,8 @@ DATA_ROOT_ENV = "MER_DATA_ROOT"
 SYNTHETIC_ROOT_ENV = "MER_SYNTHETIC_ROOT"
 #: Environment variable naming the cache folder (default ``data/cache``).
 CACHE_ROOT_ENV = "MER_CACHE_ROOT"
+#: Environment variable naming the folder of pretrained weights (default ``data/weights``).
+WEIGHTS_ROOT_ENV = "MER_WEIGHTS_ROOT"
 #: Environment variable naming the result store (default ``runs/results``).
 RESULTS_ROOT_ENV = "MER_RESULTS_ROOT"
 
@@ -62,6 +64,14 @@ def cache_root() -> Path:
     """The preprocessing cache (``data/cache`` unless ``$MER_CACHE_ROOT`` says otherwise)."""
     env = os.environ.get(CACHE_ROOT_ENV)
     return Path(env).expanduser() if env else repo_path("data", "cache")
+
+
+def weights_root() -> Path:
+    """Pretrained weights fetched from packages or placed by the user (``data/weights`` unless
+    ``$MER_WEIGHTS_ROOT`` says otherwise). Apart from the cache: the tests use a fresh cache, but the
+    weights stay where ``scripts/bootstrap.sh`` put them."""
+    env = os.environ.get(WEIGHTS_ROOT_ENV)
+    return Path(env).expanduser() if env else repo_path("data", "weights")
 
 
 def results_root() -> Path:

