@@ -24,8 +24,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..models.reddy2019 import PAPER_KERNEL_SIZE, TABLE_IX_KERNEL_SIZES, build_model
-from ..training import ClipDataset, FoldOutput, TorchMethod, TrainConfig
+from .model import PAPER_KERNEL_SIZE, TABLE_IX_KERNEL_SIZES, build_model
+from ...training import ClipDataset, FoldOutput, TorchMethod, TrainConfig
 
 __all__ = [
     "apex_window", "prepare_reddy", "model_inputs", "ModelFactory", "GlobalMeanMaxNormaliser", "ReddyTorchMethod",
@@ -44,7 +44,7 @@ def apex_window(table: pd.DataFrame, n_frames: int) -> pd.DataFrame:
     Used for CAS(ME)², whose clip rows list only onset..offset (often fewer than 10 frames at 30 fps) while the
     paper feeds 96 frames per clip (Section IV-B; the authors' code reads frames 72..167 of their cut videos).
     """
-    from ..data.frames import scan_frames
+    from ...data.frames import scan_frames
 
     if n_frames < 1:
         raise ValueError(f"n_frames must be >= 1, got {n_frames}.")
@@ -91,7 +91,7 @@ def prepare_reddy(table: pd.DataFrame, n_frames: int, window: str = "start", pro
     (``temporal="fixed"``, ``frame_start=0``). ``window="apex"``: ``n_frames`` frames of the video centred on the
     apex (:func:`apex_window`; used for CAS(ME)²). Returns the shared :class:`~mer_utils.preprocess.Prepared`.
     """
-    from ..preprocess import prepare
+    from ...preprocess import prepare
 
     if window == "apex":
         table = apex_window(table, n_frames)
@@ -261,7 +261,7 @@ def subject_overlap(table: pd.DataFrame, fold) -> dict:
 def face_roi_boxes(prep, i: int) -> dict[str, tuple[float, float, float, float]]:
     """Reddy et al.'s eye and nose-mouth boxes ``(x0, y0, x1, y1)`` of clip ``i`` in the coordinates of its
     aligned face crop (what MicroExpSTCNN sees), from the landmarks and the alignment transform of the recipe."""
-    from ..preprocess import reddy_roi_box, transform_points
+    from ...preprocess import reddy_roi_box, transform_points
 
     lm = transform_points(np.asarray(prep.transforms[i]), np.asarray(prep.landmarks[i]))
     return {name: reddy_roi_box(lm, name) for name in ("eyes", "nose_mouth")}
@@ -314,7 +314,7 @@ PROFILES = {
 
 def make_folds(table: pd.DataFrame, split: str, seed: int = 0):
     """``"random_80_20"``: the paper's single random split (subject-overlapping; Section IV-A) or ``"loso"``."""
-    from ..data import leave_one_subject_out, random_split_80_20
+    from ...data import leave_one_subject_out, random_split_80_20
 
     if split == "random_80_20":
         return random_split_80_20(table, seed=seed)
@@ -335,7 +335,7 @@ def run_experiment(prep, model: str, split: str, *, dataset: str, protocol: str,
     80/20 split is run with ``subject_wise=False`` and recorded as such. ``save_model`` keeps each fold's weights
     (``model.pt``; 708 MB per fold for a FuseNet at T = 96, so off by default).
     """
-    from ..training import cross_validate
+    from ...training import cross_validate
 
     folds = make_folds(prep.table, split, seed)
     data = ClipDataset(prep.table, model_inputs(prep, model))
@@ -358,8 +358,8 @@ def run_summary(res, last: int = 10) -> dict:
     the paper did it: on the split's test part). ``train_last_mean/std``: training-clip accuracy over the same
     epochs (mean over folds of the training accuracy measured during each epoch, with dropout active).
     """
-    from ..evaluation import best_epoch_on_test, compute_metrics
-    from ..training import load_fold_tables
+    from ...evaluation import best_epoch_on_test, compute_metrics
+    from ...training import load_fold_tables
 
     pooled = res.metrics["pooled"]
     C = len(res.class_names)
@@ -441,7 +441,7 @@ def subject_majority_baseline(table: pd.DataFrame, folds) -> float:
 def load_trained(res, factory: ModelFactory, fold: int = 0):
     """The model trained in fold ``fold`` of a run (its ``model.pt``) and that fold's normaliser (from its
     ``normalisation.csv``), for the saliency maps of Fig. 4."""
-    from ..training import load_checkpoint
+    from ...training import load_checkpoint
 
     folders = sorted((res.run_dir / "folds").glob("*"))
     if not 0 <= fold < len(folders):

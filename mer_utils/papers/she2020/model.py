@@ -7,7 +7,7 @@ from the 12x14 grid of 10 px cells on the 120x140 face (Sec. III-B). Part 2: the
 concatenated (eq. 2), then two fully connected layers with 64 and 4 units, each followed by dropout 0.5,
 ReLU activations and a softmax (Sec. IV-B c). The activations of the first fully connected layer are
 the *frame-level features* that Part 3 aggregates over a clip (eq. 3-4, see
-:mod:`mer_utils.methods.she2020`).
+:mod:`mer_utils.papers.she2020.pipeline`).
 
 What the paper leaves open, and what this module chooses:
 

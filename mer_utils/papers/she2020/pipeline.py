@@ -1,6 +1,6 @@
 """Pipeline glue for She et al. 2020 (Multiple Aggregation Networks): Part 3 of Fig. 1.
 
-Frame-level features (the FC-64 activations of :class:`mer_utils.models.she2020.MultipleAggregationNetwork`)
+Frame-level features (the FC-64 activations of :class:`mer_utils.papers.she2020.model.MultipleAggregationNetwork`)
 of the N frames of clip i form S_i (eq. 3); the video-level feature Z_i concatenates statistics of S_i
 over the frames (eq. 4): mean, standard deviation and median. Table IV compares every non-empty subset
 of the three statistics (7 choices); Z_i is classified with LIBSVM (scikit-learn's ``SVC`` wraps LIBSVM)
@@ -139,7 +139,7 @@ def she_roi_boxes(scale: float = 1.0) -> dict[str, tuple[int, int, int, int]]:
     Taken from the shared 12x14 grid (:data:`mer_utils.preprocess.roi.SHE_ROI_CELLS`, cells of 10 px on the
     120x140 face); ``scale`` < 1 gives the same cells on a face resized by that factor (``0.5``: 5 px cells).
     """
-    from ..preprocess.roi import SHE_CELL, SHE_ROI_CELLS
+    from ...preprocess.roi import SHE_CELL, SHE_ROI_CELLS
 
     if not 0 < scale <= 1:
         raise ValueError(f"she_roi_boxes: scale must be in (0, 1], got {scale}.")
@@ -205,7 +205,7 @@ class She2020Settings:
 
     Paper (Sec. IV-B c): four branches, FC 64 -> FC 4, dropout 0.5, ReLU, 500 epochs, learning rate 0.0005;
     eq. (4) aggregation and LIBSVM. Not in the paper, chosen here: the optimiser (Adam), the batch size,
-    the branch depth/width (see :mod:`mer_utils.models.she2020`), the SVM grid and its inner folds.
+    the branch depth/width (see :mod:`mer_utils.papers.she2020.model`), the SVM grid and its inner folds.
     ``scale`` resizes the faces (1 = 120x140). ``main_aggregation`` is the choice whose predictions
     the runner stores as the run's predictions (eq. 4: all three statistics).
     """
@@ -253,7 +253,7 @@ class MultipleAggregationPipeline:
 
     def __init__(self, table, faces: np.ndarray, settings: She2020Settings, num_classes: int,
                  seed: int = 0, device="auto", progress: bool = True):
-        from ..training import ClipDataset, check_table
+        from ...training import ClipDataset, check_table
 
         self.table = check_table(table).reset_index(drop=True)
         faces = np.asarray(faces)
@@ -269,8 +269,8 @@ class MultipleAggregationPipeline:
                                   class_names=[str(k) for k in range(self.num_classes)])
 
     def build_model(self):
-        """A fresh :class:`~mer_utils.models.she2020.MultipleAggregationNetwork` for these settings."""
-        from ..models.she2020 import MultipleAggregationNetwork
+        """A fresh :class:`~mer_utils.papers.she2020.model.MultipleAggregationNetwork` for these settings."""
+        from .model import MultipleAggregationNetwork
 
         s = self.settings
         return MultipleAggregationNetwork(she_roi_boxes(s.scale), branches=s.branches, num_classes=self.num_classes,
@@ -278,7 +278,7 @@ class MultipleAggregationPipeline:
                                           blocks_per_stage=s.blocks_per_stage, hidden=s.hidden, dropout=s.dropout)
 
     def train_config(self):
-        from ..training import TrainConfig
+        from ...training import TrainConfig
 
         s = self.settings
         return TrainConfig(epochs=s.epochs, batch_size=s.batch_size, optimizer=s.optimizer, lr=s.lr,
@@ -288,7 +288,7 @@ class MultipleAggregationPipeline:
         """FC-64 activations ``(len(clip_idx), T, hidden)`` of every frame of the clips ``clip_idx`` (eq. 3)."""
         import torch
 
-        from ..device import resolve_device
+        from ...device import resolve_device
 
         dev = next(model.parameters()).device if any(True for _ in model.parameters()) else resolve_device(self.device)
         model.eval()
@@ -304,9 +304,9 @@ class MultipleAggregationPipeline:
         """One fold of Fig. 1 (see the class docstring); returns the runner's dict (pred, scores, history, tables)."""
         import pandas as pd
 
-        from ..device import resolve_device
-        from ..preprocess.cache import atomic_save_npz
-        from ..training import fit_or_load, fold_seed
+        from ...device import resolve_device
+        from ...preprocess.cache import atomic_save_npz
+        from ...training import fit_or_load, fold_seed
 
         s, fold_dir = self.settings, Path(fold_dir)
         seed = fold_seed(self.seed, fold.name)
@@ -364,7 +364,7 @@ def run_multiple_aggregation(table, faces: np.ndarray, folds, settings: She2020S
     """
     from dataclasses import asdict
 
-    from ..training import CallableMethod, cross_validate
+    from ...training import CallableMethod, cross_validate
 
     class_names = list(class_names) if class_names is not None else None
     n_classes = len(class_names) if class_names is not None else int(table["label"].max()) + 1
@@ -384,8 +384,8 @@ def aggregation_results(run, num_classes: int):
     """
     import pandas as pd
 
-    from ..evaluation import compute_metrics
-    from ..training import load_fold_tables
+    from ...evaluation import compute_metrics
+    from ...training import load_fold_tables
 
     tables = load_fold_tables(run, "aggregations")
     if not tables:
@@ -404,7 +404,7 @@ def aggregation_results(run, num_classes: int):
 def load_frame_features(run, table):
     """Test-fold frame features of a run, one block per clip: returns ``(features (n, T, D), rows)`` where
     ``rows`` are the matching rows of ``table`` (each clip's features come from the fold that held it out)."""
-    from ..preprocess.cache import load_npz
+    from ...preprocess.cache import load_npz
 
     folder = run.run_dir if hasattr(run, "run_dir") else Path(run)
     uids, feats = [], []
@@ -471,7 +471,7 @@ def select_datasets(table, datasets=None):
 
 def make_folds(table, split: str = "5fold", seed: int = 0, k: int = 5):
     """``"5fold"``: subjects shuffled with ``seed`` into ``k`` parts (Sec. IV-B b); ``"loso"``: one subject per fold."""
-    from ..data import leave_one_subject_out, subject_kfold
+    from ...data import leave_one_subject_out, subject_kfold
 
     if split == "5fold":
         return subject_kfold(table, k=k, seed=seed)

@@ -48,7 +48,7 @@ def resnet18_trunk_and_head(backbone: nn.Module | None = None) -> tuple[nn.Seque
     """Split a torchvision ResNet-18 into the frozen trunk (conv1..layer3) and the trainable head (layer4 + pool).
 
     ``backbone`` may be a ResNet-18 pretrained on a facial-expression set (see
-    :mod:`mer_utils.methods.wei2022`); the parts are deep copies, so it is left unchanged.
+    :mod:`mer_utils.papers.wei2022.pipeline`); the parts are deep copies, so it is left unchanged.
     """
     net = backbone if backbone is not None else resnet18(weights=None)
     for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):

@@ -27,9 +27,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .. import paths
-from ..models.wei2022 import AMAN, FEATURE_DIM
-from ..training import ClipDataset, TrainConfig, fit_or_load, predict
+from ... import paths
+from .model import AMAN, FEATURE_DIM
+from ...training import ClipDataset, TrainConfig, fit_or_load, predict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -199,7 +199,7 @@ def attention_table(run, factory, data: ClipDataset, factors: Sequence[float],
     Reads each fold's ``model.pt`` from the cross-validation run folder. Returns one row per
     (clip, frame, factor): ``clip_uid, subject_uid, dataset, label, fold, frame, factor, alpha, beta``.
     """
-    from ..training import load_checkpoint
+    from ...training import load_checkpoint
 
     table = data.table if hasattr(data, "table") else None
     preds = run.predictions
@@ -268,8 +268,8 @@ def run_aman(table: pd.DataFrame, bank: torch.Tensor, backbone: nn.Module | None
     run at the largest n and k serves the ablations of Table 1 and Fig. 3. The model of every fold is
     saved so :func:`attention_table` can read its attention weights.
     """
-    from ..data import leave_one_subject_out
-    from ..training import TorchMethod, cross_validate
+    from ...data import leave_one_subject_out
+    from ...training import TorchMethod, cross_validate
 
     sub = bank
     if n_frames is not None:

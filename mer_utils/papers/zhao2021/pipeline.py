@@ -100,7 +100,7 @@ class CropNetFactory:
     (``width_mult``/``depth_mult`` None or 1 = the paper's ``rexnet_100``) and head settings of a profile;
     ``channels_last`` stores the weights channels-last (faster on CPU, same numbers); ``bn_momentum`` None makes
     BatchNorm's running statistics a plain average over training (for short CPU runs, see
-    :func:`mer_utils.models.zhao2021.set_batchnorm_momentum`)."""
+    :func:`mer_utils.papers.zhao2021.model.set_batchnorm_momentum`)."""
 
     cgpo: bool = True
     width_mult: float | None = None
@@ -112,7 +112,7 @@ class CropNetFactory:
     bn_momentum: float | None = 0.1
 
     def __call__(self, num_classes: int):
-        from mer_utils.models.zhao2021 import build_cropnet, set_batchnorm_momentum, use_channels_last
+        from .model import build_cropnet, set_batchnorm_momentum, use_channels_last
 
         model = build_cropnet(num_classes, cgpo=self.cgpo, width_mult=self.width_mult, depth_mult=self.depth_mult,
                               head_channels=self.head_channels, pretrained=self.pretrained, dropout=self.dropout)
@@ -190,7 +190,7 @@ def compare_runs(paper_rows, runs: dict, label: str = "this run"):
     :func:`mer_utils.evaluation.summarize` dict (``CVResult.metrics``). Methods without a run are left out."""
     import pandas as pd
 
-    from mer_utils.results import compare_to_paper
+    from mer_utils.paper_tables import compare_to_paper
 
     parts = [compare_to_paper(paper_rows[paper_rows["method"] == m], summary, label) for m, summary in runs.items()]
     if not parts:

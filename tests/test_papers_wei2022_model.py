@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mer_utils.models.wei2022 import AMAN, AttentionPool
+from mer_utils.papers.wei2022.model import AMAN, AttentionPool
 
 
 def test_attention_weights_in_unit_interval_and_weighted_mean_by_hand():

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from mer_utils.methods import wei2022 as w
+from mer_utils.papers.wei2022 import pipeline as w
 
 
 def test_to_backbone_input_normalises_and_repeats_grey():

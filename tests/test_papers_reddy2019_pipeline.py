@@ -1,4 +1,4 @@
-"""Unit tests for the Reddy et al. 2019 pipeline glue (mer_utils.methods.reddy2019), on tiny inputs."""
+"""Unit tests for the Reddy et al. 2019 pipeline glue (mer_utils.papers.reddy2019.pipeline), on tiny inputs."""
 from types import SimpleNamespace
 
 import cv2
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from mer_utils.methods import reddy2019 as R
+from mer_utils.papers.reddy2019 import pipeline as R
 from mer_utils.training import ClipDataset, cross_validate, load_fold_tables
 
 

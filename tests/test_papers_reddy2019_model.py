@@ -6,7 +6,7 @@ memory, so parameter counts and output shapes are checked in milliseconds; the s
 import pytest
 import torch
 
-from mer_utils.models.reddy2019 import (
+from mer_utils.papers.reddy2019.model import (
     MODEL_NAMES, PAPER_KERNEL_SIZE, TABLE_IX_KERNEL_SIZES, MicroExpFuseNet, MicroExpSTCNN, build_model,
     count_parameters)
 

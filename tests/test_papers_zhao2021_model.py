@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from mer_utils.models.zhao2021 import (NUM_SUBIMAGES, PAPER_PARAMETER_COUNT, CropNet, CropNetWithoutCGPO, SubImageHead,
+from mer_utils.papers.zhao2021.model import (NUM_SUBIMAGES, PAPER_PARAMETER_COUNT, CropNet, CropNetWithoutCGPO, SubImageHead,
                                        _cached_timm_weights, build_cropnet, count_parameters,
                                        rexnet_feature_extractor)
 
@@ -151,7 +151,7 @@ def test_weights_never_downloaded():
 
 
 def test_channels_last_gives_the_same_outputs():
-    from mer_utils.models.zhao2021 import use_channels_last
+    from mer_utils.papers.zhao2021.model import use_channels_last
 
     torch.manual_seed(0)
     a = CropNet(3, **TINY).eval()

@@ -1,9 +1,9 @@
-"""Unit tests for the cvgj ResNet-10 of Peng et al. 2018 (mer_utils.models.peng2018)."""
+"""Unit tests for the cvgj ResNet-10 of Peng et al. 2018 (mer_utils.papers.peng2018.model)."""
 import numpy as np
 import pytest
 import torch
 
-from mer_utils.models.peng2018 import (RESNET10_PARAMETERS_IMAGENET, ResNet10, count_parameters,
+from mer_utils.papers.peng2018.model import (RESNET10_PARAMETERS_IMAGENET, ResNet10, count_parameters,
                                        load_imagenet_weights, replace_classifier, resnet10_parameter_count)
 
 torch.set_num_threads(1)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mer_utils.models.she2020 import (BRANCHES, IdentityShortcut, MultipleAggregationNetwork,
+from mer_utils.papers.she2020.model import (BRANCHES, IdentityShortcut, MultipleAggregationNetwork,
                                       ResidualBlock, ResidualBranch)
 
 # pixel boxes (top, bottom, left, right) on a 140 x 120 face, as a 12x14 grid of 10 px cells gives

@@ -1,10 +1,10 @@
-"""Unit tests for Peng et al. 2018's pipeline glue (mer_utils.methods.peng2018)."""
+"""Unit tests for Peng et al. 2018's pipeline glue (mer_utils.papers.peng2018)."""
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from mer_utils.methods.peng2018 import (HDE_AUGMENT, MACRO_AUGMENT, BatchAugment, ImageInputs, PengAugment, PengStage,
+from mer_utils.papers.peng2018 import (HDE_AUGMENT, MACRO_AUGMENT, BatchAugment, ImageInputs, PengAugment, PengStage,
                                         balanced_resample, center_crop, compare_cde, compare_hde, load_emotion_folder,
                                         random_corner_crop, random_test_split, run_stage, stage_checkpoint)
 from mer_utils.training import ClipDataset
@@ -175,7 +175,7 @@ def test_micro_stage_with_corner_crops_and_paper_tables(tmp_path):
 
 
 def test_load_macro_table_maps_emotions_to_objective_classes(tmp_path, monkeypatch):
-    from mer_utils.methods.peng2018 import OBJECTIVE_CLASSES, load_macro_table, prepare_macro_images
+    from mer_utils.papers.peng2018 import OBJECTIVE_CLASSES, load_macro_table, prepare_macro_images
 
     folder = tmp_path / "FER2013"
     folder.mkdir()

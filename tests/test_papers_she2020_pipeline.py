@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from mer_utils.methods.she2020 import (STATISTICS, aggregate_clips, aggregate_frame_features,
+from mer_utils.papers.she2020.pipeline import (STATISTICS, aggregate_clips, aggregate_frame_features,
                                        aggregation_choices, fit_video_svm)
 
 # one clip, N = 4 frames, D = 2 features; column 0: 1, 2, 3, 10; column 1: 0, 0, 4, 4
@@ -82,7 +82,7 @@ def _tiny_problem(n_subjects=4, clips=4, frames=3):
 
 
 def test_roi_boxes_follow_the_shared_grid():
-    from mer_utils.methods.she2020 import she_roi_boxes
+    from mer_utils.papers.she2020.pipeline import she_roi_boxes
     from mer_utils.preprocess.roi import SHE_ROI_CELLS
 
     full, half = she_roi_boxes(), she_roi_boxes(0.5)
@@ -92,7 +92,7 @@ def test_roi_boxes_follow_the_shared_grid():
 
 
 def test_resize_faces_and_frame_table():
-    from mer_utils.methods.she2020 import frame_indices, frame_table, resize_faces
+    from mer_utils.papers.she2020.pipeline import frame_indices, frame_table, resize_faces
 
     faces = np.zeros((2, 3, 140, 120, 3), np.uint8)
     assert resize_faces(faces, 0.5).shape == (2, 3, 70, 60, 3)
@@ -108,7 +108,7 @@ def test_resize_faces_and_frame_table():
 @pytest.mark.slow
 def test_pipeline_cross_validates_and_resumes(tmp_path, monkeypatch):
     from mer_utils.data.splits import subject_kfold
-    from mer_utils.methods.she2020 import (She2020Settings, aggregation_results, load_frame_features,
+    from mer_utils.papers.she2020.pipeline import (She2020Settings, aggregation_results, load_frame_features,
                                            run_multiple_aggregation)
 
     monkeypatch.setenv("MER_RESULTS_ROOT", str(tmp_path))

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from mer_utils.methods.zhao2021 import (AdamPFactory, AugmentationModule, CropNetFactory, cropnet_config,
+from mer_utils.papers.zhao2021.pipeline import (AdamPFactory, AugmentationModule, CropNetFactory, cropnet_config,
                                         input_images)
-from mer_utils.models.zhao2021 import CropNet, CropNetWithoutCGPO
+from mer_utils.papers.zhao2021.model import CropNet, CropNetWithoutCGPO
 from mer_utils.results import jsonable
 
 
