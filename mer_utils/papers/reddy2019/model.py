@@ -18,7 +18,7 @@ Where the authors' code is wrong we do it right (see REFERENCE.md §3 and notebo
 * Table I lists a dropout after the final dense layer; the code has none and neither do we (softmax is
   folded into the cross-entropy loss, so the models return logits).
 
-Parameter counts (asserted in ``tests/test_models_reddy2019.py``): MicroExpSTCNN at T = 18, C = 3 has
+Parameter counts (asserted in ``tests/test_papers_reddy2019_model.py``): MicroExpSTCNN at T = 18, C = 3 has
 exactly 1,643,267 parameters (REFERENCE.md §3); at T = 96, 44,241,667.
 """
 from __future__ import annotations
