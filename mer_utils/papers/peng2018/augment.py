@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 
+# --------------------------------------------------------------------------------------------------
 # Class balancing by resampling (Sec. III-B: "resampling ... 5000 images on each type"; Sec. III-C HDE:
 # "increased to 200 by using resample techniques"; CDE: "the samples in each type have the same number")
 # --------------------------------------------------------------------------------------------------
@@ -161,6 +162,9 @@ def center_crop(images: np.ndarray, size: int) -> np.ndarray:
     return images[:, t:t + size, l:l + size]
 
 
+# --------------------------------------------------------------------------------------------------
+# Batch augmentation for the shared training loop
+# --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BatchAugment:
     """Training-time augmentation of a batch (B, C, H, W) of float images in [0, 255] inside :func:`fit`:

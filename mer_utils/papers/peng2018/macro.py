@@ -10,6 +10,7 @@ import numpy as np
 from .pipeline import show_progress
 
 
+# ==================================================================================================
 # Macro-expression data (Sec. III-B)
 # ==================================================================================================
 #: The MEGC 2018 objective classes I-V (Davison et al. 2017, the paper's Table I) in label order.

@@ -1,20 +1,14 @@
-"""Pipeline glue for Peng et al. 2018, "From Macro to Micro Expression Recognition" (MEGC 2018).
+"""The transfer chain of Peng et al. 2018, "From Macro to Micro Expression Recognition" (MEGC 2018), Sec. III:
+ImageNet ResNet-10 -> fine-tune on macro-expression images (Sec. III-B) -> fine-tune on micro-expression apex
+frames (Sec. III-C), evaluated by the MEGC 2018 tasks HDE and CDE on objective classes I-V.
 
-The transfer chain of Sec. III: ImageNet ResNet-10 -> fine-tune on macro-expression images (Sec. III-B)
--> fine-tune on micro-expression apex frames (Sec. III-C), evaluated by the MEGC 2018 tasks HDE and CDE on
-objective classes I-V. What is specific to the paper lives here, on top of the shared loaders, the
-``peng2018`` preprocessing recipe, the training loop and the cross-validation runner:
-
-- :func:`balanced_resample` (class balancing by resampling), :class:`PengAugment` (colour shift, rotation,
-  smoothing, each with p = 0.5), :func:`random_corner_crop` (CDE's 240 -> 224 corner crops);
-- the macro set: :data:`MACRO_TO_OBJECTIVE`, :func:`load_macro_table`, :func:`prepare_macro_images`,
-  :func:`random_test_split` (the paper's random 9:1 split);
+- :class:`ImageInputs`, the model input of one grey image;
 - :class:`PengStage`, one fine-tuning stage as a per-fold method of :func:`mer_utils.training.cross_validate`
   (checkpoint-if-present; init from scratch, ImageNet weights or a previous stage), :data:`PROFILES`,
-  :func:`make_stage`, :func:`run_stage`;
-- the paper's tables beside a run: :func:`table_i`, :func:`hde_scores`, :func:`cde_scores`,
-  :func:`compare_hde` (Table IV), :func:`compare_cde` (Tables V-VII), :func:`plot_confusions_vs_paper`
-  (Tables II-III), :func:`ablation_table`.
+  :func:`make_stage`, :func:`run_stage`, :func:`stage_checkpoint`, :func:`select_folds`.
+
+Beside it in this folder: the resampling and augmentation (:mod:`~.augment`), the macro set (:mod:`~.macro`) and
+the paper's tables beside a run (:mod:`~.report`).
 """
 from __future__ import annotations
 
@@ -26,6 +20,7 @@ import numpy as np
 from .augment import HDE_AUGMENT, MACRO_AUGMENT, BatchAugment, PengAugment, balanced_resample
 
 
+# ==================================================================================================
 # Model inputs for the shared training loop
 # ==================================================================================================
 class ImageInputs:
