@@ -28,9 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mer_utils.papers import RECIPES  # noqa: E402
 from mer_utils.paths import repo_path  # noqa: E402
 
-ALL_RECIPES = ("she2020", "peng2018", "reddy2019", "zhao2021", "wei2022")
+ALL_RECIPES = tuple(RECIPES)
 
 
 def cores() -> int:

@@ -261,7 +261,7 @@ def plot_comparison(table: pd.DataFrame, metric: str = "uf1", ax=None, title: st
 
     ``table`` has columns ``method``, ``where`` (protocol/dataset label), ``source`` (``"this course"`` or
     ``"paper"``), ``metric``'s column and optionally ``split`` (shown after the method); it is what ``90_comparison`` builds from
-    :func:`mer_utils.results.load_results` and :func:`mer_utils.results.paper_tables`.
+    :func:`mer_utils.results.load_results` and :func:`mer_utils.paper_tables.paper_tables`.
     """
     import seaborn as sns
 

@@ -17,3 +17,33 @@ def real_annotations() -> Path:
         pytest.skip(f"real annotation fixtures not found at {FIXTURES}")
     return FIXTURES
 
+
+@pytest.fixture
+def composite_store():
+    """A function writing two finished runs into a result store: a composite run (MEGC 2019, LOSO, profile ``ci``)
+    and a notebook-02 demonstration (``-shuffled``), both predicting class 0."""
+
+    def write(root):
+        from collections import namedtuple
+
+        import numpy as np
+        import pandas as pd
+
+        from mer_utils import training as T
+
+        Fold = namedtuple("Fold", "name train test")
+        rng = np.random.default_rng(0)
+        table = pd.DataFrame({"clip_uid": [f"{d}/s{i}/c{i}" for i, d in enumerate(["casme2", "samm"] * 6)],
+                              "subject_uid": [f"{d}/s{i % 4}" for i, d in enumerate(["casme2", "samm"] * 6)],
+                              "dataset": ["casme2", "samm"] * 6, "label": rng.integers(0, 3, 12)})
+        subj = table["subject_uid"].to_numpy()
+        folds = [Fold(s, np.flatnonzero(subj != s), np.flatnonzero(subj == s)) for s in np.unique(subj)]
+        T.cross_validate(lambda f, tr, te, d: np.zeros(len(te), int), table, folds, notebook="99_test",
+                         dataset="megc2019", protocol="megc2019_composite-loso", method_name="always negative",
+                         params={"profile": "ci"}, class_names=["negative", "positive", "surprise"], root=root,
+                         progress=False, device="cpu", data_source="synthetic (quick)")
+        T.cross_validate(lambda f, tr, te, d: np.zeros(len(te), int), table, folds, notebook="02_evaluation",
+                         dataset="casme2", protocol="casme2_5class-shuffled", method_name="demo",
+                         class_names=["a", "b", "c"], root=root, progress=False, device="cpu")
+
+    return write

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 import mer_utils.preprocess.cache as cache_mod
-from mer_utils.preprocess import get_recipe, prepare, recipe_params
+from mer_utils.papers import get_recipe, recipe_params
+from mer_utils.preprocess import prepare
 
 
 def _write_clip(root, subject, clip, n, face, blank=False):

@@ -135,7 +135,7 @@ def test_objective_classes_of_au_combinations():
 
 
 def test_apportion_and_casme_sq_counts():
-    from mer_utils.data.synthetic.layouts import apportion, casme_sq_counts
+    from mer_utils.data.synthetic.layouts.casme_sq import apportion, casme_sq_counts
 
     assert apportion(57, P.CASME_SQ_CLIPS) == {"happy": 26, "anger": 21, "disgust": 10}
     subjects, videos = [15, 16, 19], ["happy1", "happy2", "anger1", "disgust1"]

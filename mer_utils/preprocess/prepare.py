@@ -32,7 +32,7 @@ from .cache import PREPROCESS_VERSION, atomic_save_npz, atomic_write_json, canon
 from .align import alignment_transform
 from .clips import clip_segment, read_positions
 from .faces import detect_landmarks, whole_frame_landmarks
-from .recipes import StepTimer, get_recipe
+from .recipe import StepTimer
 
 #: Version of the face stage (detection + landmarks); part of the landmark cache key.
 FACE_VERSION = "1"
@@ -192,6 +192,8 @@ def _face_task(row: dict, detector: str, landmark_frames: int, path: str | None)
 
 def _output_task(recipe_name: str, params: dict, row: dict, landmarks: list, path: str | None,
                  want_arrays: bool) -> dict:
+    from ..papers import get_recipe  # the registry sits above the paper folders, which import this package
+
     recipe = get_recipe(recipe_name)
     p = recipe.params_class(**params)
     timer = StepTimer()
@@ -301,7 +303,7 @@ def _run(fn, tasks: list[tuple], pool: _Pool, desc: str, progress: bool) -> list
 # ------------------------------------------------------------------------------------------- prepare
 def prepare(recipe, table: pd.DataFrame, params=None, cache: bool = True, workers: int | None = None,
             progress: bool = True, profile: str | None = None, memmap: bool | None = None) -> Prepared:
-    """Run ``recipe`` (a name or a :class:`~mer_utils.preprocess.recipes.Recipe`) over every clip of ``table``.
+    """Run ``recipe`` (a name or a :class:`~mer_utils.preprocess.recipe.Recipe`) over every clip of ``table``.
 
     ``params``: a dict or params object overriding the recipe's defaults (``profile``: start from the recipe's
     suggestions for ``ci`` / ``quick`` / ``full``). ``cache``: read and write the on-disk cache
@@ -309,6 +311,8 @@ def prepare(recipe, table: pd.DataFrame, params=None, cache: bool = True, worker
     fewer when there are few clips to compute; 1 = in this process). ``memmap``: force (True) or forbid (False)
     memory-mapped stacks (default: when larger than 1 GiB; needs ``cache``).
     """
+    from ..papers import get_recipe  # the registry sits above the paper folders, which import this package
+
     t_start = time.perf_counter()
     rec = get_recipe(recipe)
     _check_table(table)

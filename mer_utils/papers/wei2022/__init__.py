@@ -1,0 +1,30 @@
+"""Wei et al. 2022, "A Novel Micro-Expression Recognition Approach Using Attention-Based Magnification-Adaptive
+Networks" (ICASSP 2022; notebook 50): AMAN.
+
+===========================================  =================================================================
+paper                                        here
+===========================================  =================================================================
+§2.1 eq. (1)-(3) TIM, n frames magnified     :class:`~.recipe.Wei2022` (recipe ``wei2022``; magnification in
+with factors 1..k                            :mod:`mer_utils.preprocess.magnify`)
+eq. (4) ResNet-18 backbone, pretrained on    :func:`~.pipeline.pretrain_backbone`, :func:`~.model.resnet18_trunk_and_head`,
+a facial-expression set; frozen part         :func:`~.pipeline.feature_bank`
+eq. (5)-(7) MA module, eq. (8)-(10) FA       :class:`~.model.AttentionPool`, :class:`~.model.AMAN`
+module, classifier
+§3.1.1 training (RMSprop, StepLR), LOSO      :func:`~.pipeline.aman_config`, :func:`~.pipeline.aman_factory`,
+                                             :func:`~.pipeline.run_aman`
+attention weights alpha and beta             :func:`~.pipeline.attention_table`
+Tables 1-3 (k ceilings, comparison,          reported numbers in ``tables.json`` (:func:`mer_utils.paper_tables.paper_table`)
+ablation)
+===========================================  =================================================================
+"""
+from .._exports import lazy_exports
+
+#: Public names by module; ``from mer_utils.papers.wei2022 import X`` imports X's module on first use.
+_EXPORTS = {
+    "model": ("TRUNK_CHANNELS", "TRUNK_STRIDE", "FEATURE_DIM", "AttentionPool", "resnet18_trunk_and_head", "AMAN"),
+    "recipe": ("Wei2022Params", "Wei2022"),
+    "pipeline": ("IMAGENET_MEAN", "IMAGENET_STD", "LEVELS", "to_backbone_input", "random_flip", "pretrain_backbone",
+        "feature_bank", "aman_dataset", "aman_factory", "aman_config", "attention_table", "plot_magnification_grid",
+        "run_aman"),
+}
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,61 @@
+"""Checkpoints: :func:`save_checkpoint` (atomic), :func:`load_checkpoint` and :func:`fit_or_load`
+(checkpoint-if-present, else train and save)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import results
+from .dataset import ClipDataset
+from .loop import FitResult, TrainConfig, fit
+
+
+def save_checkpoint(model, path: str | os.PathLike, **extra) -> Path:
+    """Save ``model.state_dict()`` (+ ``extra``) atomically with ``torch.save``."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save({"state_dict": model.state_dict(), **extra}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(model, path: str | os.PathLike, device: Any = "cpu") -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint` into ``model``; return the extra entries."""
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No checkpoint at {path}.")
+    payload = torch.load(path, map_location=device, weights_only=False)
+    model.load_state_dict(payload.pop("state_dict"))
+    return payload
+
+
+def fit_or_load(model, data: ClipDataset, train_idx, config: TrainConfig, checkpoint: str | os.PathLike,
+                **fit_kwargs) -> FitResult:
+    """Checkpoint-if-present, else train (and save): :func:`fit` wrapped with :func:`save_checkpoint`.
+
+    The checkpoint stores the history and the config's hash; loading one saved with a different config
+    raises instead of silently reusing it.
+    """
+    chash = results.params_hash({"config": config, "train_idx": np.asarray(train_idx).tolist()})
+    path = Path(checkpoint)
+    if path.exists():
+        extra = load_checkpoint(model, path)
+        if extra.get("config_hash") != chash:
+            raise RuntimeError(f"{path} was trained with other settings (hash {extra.get('config_hash')} != {chash}); "
+                               "delete it or choose another checkpoint path.")
+        empty = np.zeros(0, dtype=int)
+        return FitResult(model, pd.DataFrame(extra.get("history", [])), int(extra.get("best_epoch", 0)),
+                         np.asarray(train_idx), empty)
+    res = fit(model, data, train_idx, config, **fit_kwargs)
+    save_checkpoint(res.model, path, history=res.history.to_dict(orient="records"), best_epoch=res.best_epoch,
+                    config_hash=chash)
+    return res

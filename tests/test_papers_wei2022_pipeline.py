@@ -1,0 +1,35 @@
+"""AMAN pipeline pieces (Wei et al. 2022): input conversion, feature banks, factory, config."""
+import numpy as np
+import pytest
+import torch
+
+from mer_utils.papers.wei2022 import pipeline as w
+
+
+def test_to_backbone_input_normalises_and_repeats_grey():
+    grey = np.full((2, 8, 8), 255, np.uint8)
+    x = w.to_backbone_input(grey, size=16)
+    assert x.shape == (2, 3, 16, 16)
+    expected = (1 - torch.tensor(w.IMAGENET_MEAN)) / torch.tensor(w.IMAGENET_STD)
+    assert torch.allclose(x[0, :, 0, 0], expected, atol=1e-5)
+    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+        w.to_backbone_input(np.zeros((8, 8), np.uint8))
+
+
+@pytest.mark.parametrize("level,tail", [("pooled", (512,)), ("trunk", (256, 2, 2))])
+def test_feature_bank_shapes(level, tail):
+    torch.manual_seed(0)
+    stacks = np.random.default_rng(0).integers(0, 255, (2, 3, 2, 32, 32, 3), dtype=np.uint8)
+    bank = w.feature_bank(None, stacks, level=level, batch_size=5, progress=False)
+    assert bank.shape == (2, 3, 2) + tail and bank.dtype == torch.float16
+    with pytest.raises(ValueError, match="magnified stacks"):
+        w.feature_bank(None, stacks[0], level=level)
+
+
+def test_factory_and_config_follow_the_paper():
+    model = w.aman_factory(None, "trunk", use_ma=False)(5)
+    assert not model.ma.enabled and model.fa.enabled and model.head is not None
+    cfg = w.aman_config()
+    assert cfg.optimizer == "rmsprop" and cfg.lr == 1e-3 and cfg.weight_decay == 1e-4 and cfg.epochs == 50
+    sched = cfg.scheduler(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0))
+    assert sched.step_size == 30 and sched.gamma == 0.2
