@@ -210,7 +210,9 @@ def ensure_synthetic(size: str = "quick", root: str | os.PathLike | None = None,
     Safe when several processes call it at once (an ``fcntl`` lock file next to ``root``); generation goes into
     a temporary sibling folder that is renamed to ``root`` when complete, so an interrupted run never leaves a
     set that looks complete. A stale set (another generator version, size or seed) is replaced only when its
-    completion marker shows this generator wrote it; a folder without the marker raises ``FileExistsError``.
+    completion marker shows this generator wrote it, and never deleted: it is renamed to
+    ``<root>.old-v<version>-<date>`` (with any files the user added) and a :class:`SyntheticSetWarning` says so.
+    A folder without the marker raises ``FileExistsError``; a ``root`` that is a file ``NotADirectoryError``.
     """
     size_table(size)
     root = Path(root) if root is not None else synthetic_root(size)
