@@ -818,7 +818,7 @@ def load_dataset(name: str, data_root: str | os.PathLike | None = None, syntheti
     else:
         state = "not found under" if missing == [_NO_FOLDER] else f"incomplete (missing {', '.join(missing)}) under"
         reason = f"Licensed {spec.title} {state} {_show(folder)} (expected {spec.expected(options)})"
-        if missing == [_NO_FOLDER] and chosen is not None and chosen.name.lower() == folder.name.lower():
+        if chosen is not None and chosen.name.lower() == folder.name.lower():
             reason += (f"; DATA_ROOT={str(chosen)!r} looks like the {folder.name}/ folder itself: point DATA_ROOT at "
                        "the folder that holds it")
         if require_licensed:
