@@ -86,6 +86,9 @@ def _canonical_name(name: str) -> str:
     return (match.group("base") + match.group("ext")).lower() if match else name.lower()
 
 
+_WARNED_COPIES: set[tuple] = set()
+
+
 class AmbiguousFileError(ValueError):
     """Several different files could be a dataset's annotation; the user must say which (``coding=...``)."""
 
@@ -111,7 +114,8 @@ def _find_file(root: Path, patterns: Sequence[str], what: str, exclude: Sequence
             chosen = original[0] if original else sorted(members, key=lambda m: (len(m), m))[0]
             kept.append(chosen)
             others = [m for m in members if m != chosen]
-            if others:
+            if others and (str(root), tuple(others)) not in _WARNED_COPIES:  # once per folder (checks, then loader)
+                _WARNED_COPIES.add((str(root), tuple(others)))
                 warnings.warn(f"{root}: {others} look like extra downloads or copies of {chosen!r}; using "
                               f"{chosen!r} for the {what}. Delete the copies, or pass coding=... to use one of "
                               "them.", DataWarning, stacklevel=3)
