@@ -9,7 +9,9 @@ Usage (``scripts/course.sh`` sets up the environment, then calls this)::
     python -m mer_utils.course list                         # notebooks and their parameters
     python -m mer_utils.course refresh 00                   # maintainers: store a notebook's default outputs
 
-Every check (notebook names, profile, parameter names) happens before anything runs. A notebook that
+Every check (notebook names, profile, parameter names and values: types from the parameters cell's defaults
+and the notebook's profile table, ranges from :data:`mer_utils.validate.CONSTRAINTS`) happens before anything
+runs. A notebook that
 fails does not stop the batch: the summary marks it failed with the cell and the error, and the exit
 code is non-zero.
 """
@@ -28,6 +30,7 @@ from typing import Any, Iterable
 
 from .config import PROFILES, check_profile
 from .paths import repo_path
+from .validate import ParameterError, check_parameters, parameter_defaults, profile_types
 
 NOTEBOOK_DIR = repo_path("notebooks")
 NOTEBOOK_NAME = re.compile(r"^(\d\d)_([a-z0-9]+(?:_[a-z0-9]+)*)\.ipynb$")
@@ -111,7 +114,23 @@ def plan_parameters(notebooks: list[Path], params: dict[str, Any], profile: str)
     plan = {}
     for nb in notebooks:
         plan[nb] = {"PROFILE": profile, **{k: v for k, v in params.items() if k in declared[nb]}}
+    check_values(plan)
     return plan
+
+
+def check_values(plan: dict[Path, dict]) -> None:
+    """Validate every parameter value of ``plan`` before anything runs (:func:`mer_utils.validate.check_parameters`):
+    the type of the parameters cell's default (``SEED = 0`` takes an int: not ``abc``, ``1.5`` or ``null``),
+    for ``None`` defaults the type of the profile setting they stand for, and the declared constraints
+    (``SEED >= 0``, ``EPOCHS >= 1``, ``LR > 0``, ``DEVICE`` names ...). Raises :class:`CourseError`."""
+    problems = []
+    for nb, values in plan.items():
+        try:
+            check_parameters(values, parameter_defaults(nb), profile_types(nb), where=nb.name)
+        except ParameterError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise CourseError("\n".join(problems))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-VALID_DEVICES = ("auto", "cpu", "cuda")
+from .validate import DEVICE_PATTERN, ParameterError, check_seed, check_value
+
+VALID_DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,15 @@ def resolve_device(device: str = "auto"):
     """
     import torch
 
+    if isinstance(device, torch.device):
+        return device
     if not isinstance(device, str):
-        return torch.device(device)
+        raise ParameterError(f"DEVICE={device!r}: expected a string ({', '.join(map(repr, VALID_DEVICES))} or "
+                             f"'cuda:N') or a torch.device, got {type(device).__name__}.")
     d = device.strip().lower()
+    if not DEVICE_PATTERN.match(d):
+        raise ParameterError(f"Unknown DEVICE {device!r}: expected one of {VALID_DEVICES} or 'cuda:N' (N = GPU "
+                             "number, e.g. 'cuda:0').")
     if d == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if d == "cpu":
@@ -45,14 +53,22 @@ def resolve_device(device: str = "auto"):
         if not torch.cuda.is_available():
             raise RuntimeError(f"DEVICE={device!r} but CUDA is not available on this machine; "
                                "use DEVICE='auto' (CUDA when present, else CPU) or DEVICE='cpu'.")
+        if ":" in d and int(d.split(":")[1]) >= torch.cuda.device_count():
+            raise RuntimeError(f"DEVICE={device!r} but this machine has {torch.cuda.device_count()} CUDA device(s) "
+                               f"(cuda:0 .. cuda:{torch.cuda.device_count() - 1}); use DEVICE='cuda' or 'auto'.")
         return torch.device(d)
-    raise ValueError(f"Unknown DEVICE {device!r}: expected one of {VALID_DEVICES} or 'cuda:N'.")
+    mps = getattr(torch.backends, "mps", None)
+    if not (mps is not None and mps.is_available()):
+        raise RuntimeError(f"DEVICE={device!r} but Apple's MPS backend is not available on this machine; use "
+                           "DEVICE='auto' or DEVICE='cpu'.")
+    return torch.device("mps")
 
 
 def seed_everything(seed: int = 0) -> None:
     """Seed Python, NumPy and PyTorch (CPU and CUDA)."""
     import torch
 
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -63,11 +79,16 @@ def seed_everything(seed: int = 0) -> None:
 def setup(device: str = "auto", seed: int = 0, deterministic: bool = True, verbose: bool = True) -> DeviceInfo:
     """Pick the device, seed everything and set deterministic flags; print what was chosen.
 
+    ``device``: ``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:N'``, ``'mps'`` or a ``torch.device``; ``seed``: an int
+    >= 0. Bad values raise :class:`~mer_utils.validate.ParameterError` naming the parameter and what is expected.
+
     Deterministic mode sets ``torch.use_deterministic_algorithms(True, warn_only=True)``, disables the
     cuDNN benchmark and sets ``CUBLAS_WORKSPACE_CONFIG`` so that repeated runs give the same numbers.
     """
     import torch
 
+    seed = check_seed(seed)
+    check_value("deterministic", deterministic, types=(bool,), constraint=False)
     dev = resolve_device(device)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

@@ -50,6 +50,29 @@ def data_root(value: str | os.PathLike | None = None) -> Path:
     return repo_path("data")
 
 
+def explicit_data_root(value: str | os.PathLike | None = None) -> Path | None:
+    """The data root the user chose — the ``DATA_ROOT`` parameter, else ``$MER_DATA_ROOT`` — checked, or ``None``
+    when neither is set (then ``data/`` is used and may lack the licensed sets).
+
+    A chosen root that does not exist (a mistyped path) is an error naming it and the fix, never a silent fallback
+    to the synthetic data.
+    """
+    if value not in (None, ""):
+        path, where = Path(value).expanduser(), f"DATA_ROOT={str(value)!r}"
+    elif os.environ.get(DATA_ROOT_ENV):
+        path, where = Path(os.environ[DATA_ROOT_ENV]).expanduser(), f"${DATA_ROOT_ENV}={os.environ[DATA_ROOT_ENV]!r}"
+    else:
+        return None
+    if not path.exists():
+        raise FileNotFoundError(f"{where} does not exist. Expected the folder holding the licensed datasets "
+                                f"({', '.join(n + '/' for n in DATASET_FOLDERS.values())}); fix the path, or leave "
+                                f"DATA_ROOT=None (and unset ${DATA_ROOT_ENV}) to use data/ and the synthetic sets.")
+    if not path.is_dir():
+        raise NotADirectoryError(f"{where} is a file, not a folder. Expected the folder holding the licensed "
+                                 "datasets (CASME2/, SAMM/, ...); point DATA_ROOT at it.")
+    return path
+
+
 def synthetic_root(size: str = "quick") -> Path:
     """The folder of the generated synthetic sets of one size (``quick`` or ``paper``).
 

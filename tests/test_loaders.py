@@ -15,7 +15,7 @@ import pytest
 from mer_utils.data import (CLIP_COLUMNS, Clip, load_casme, load_casme2, load_casme_sq, load_ckplus, load_clip,
                             load_dataset, load_fer2013, load_frames, load_image, load_samm, load_smic,
                             load_smic_hs_e, load_tensor)
-from mer_utils.data.naming import DataWarning, frame_number, normalise_clip, normalise_subject, parse_aus
+from mer_utils.data.naming import DataWarning, LicensedDataWarning, frame_number, normalise_clip, normalise_subject, parse_aus
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -403,7 +403,9 @@ def test_load_dataset_falls_back_to_synthetic(tmp_path, capsys, monkeypatch):
     synthetic = tmp_path / "synthetic"
     build_smic(synthetic / "quick")
     monkeypatch.setenv("MER_SYNTHETIC_ROOT", str(synthetic))
-    table = load_dataset("smic", data_root=tmp_path / "empty")
+    (tmp_path / "empty").mkdir()   # a DATA_ROOT that does not exist is an error (tests/test_faults.py)
+    with pytest.warns(LicensedDataWarning, match="using the synthetic set at"):   # DATA_ROOT given: warned
+        table = load_dataset("smic", data_root=tmp_path / "empty")
     out = capsys.readouterr().out
     assert "Licensed SMIC not found under" in out and "SMIC_all_raw/HS" in out and "using the synthetic set" in out
     assert table.attrs["source"] == "synthetic" and table.attrs["root"].endswith("SMIC")
@@ -419,6 +421,7 @@ def test_load_dataset_generates_missing_synthetic_set(tmp_path, capsys, monkeypa
     fake.MARKER = "_synthetic.json"
     fake.ensure_synthetic = lambda size: (calls.append(size), build_casme(synthetic / size))
     monkeypatch.setitem(sys.modules, "mer_utils.data.synthetic", fake)
+    (tmp_path / "empty").mkdir()
     table = quiet(load_dataset, "casme", data_root=tmp_path / "empty", synthetic_size="tiny")
     assert calls == ["tiny"] and len(table) == 2 and table.attrs["source"] == "synthetic"
     (tmp_path / "partial" / "CASME").mkdir(parents=True)

@@ -323,8 +323,11 @@ def test_ensure_synthetic_is_idempotent_and_replaces_only_its_own_stale_sets(tmp
     assert not list(tmp_path.glob(".tmp-synthetic-*")), "the temporary folder was renamed into place"
     S.ensure_synthetic("tiny", root=root, seed=0, progress=False)
     assert len(calls) == 1, "a complete set is reused"
-    S.ensure_synthetic("tiny", root=root, seed=1, progress=False)
+    with pytest.warns(S.SyntheticSetWarning, match="was moved to"):
+        S.ensure_synthetic("tiny", root=root, seed=1, progress=False)
     assert len(calls) == 2 and json.loads((root / S.MARKER).read_text())["seed"] == 1, "a stale set is replaced"
+    aside = list(tmp_path.glob("tiny.old-v*"))
+    assert len(aside) == 1 and json.loads((aside[0] / S.MARKER).read_text())["seed"] == 0, "the old set is kept"
 
 
 def _ensure_worker(root):

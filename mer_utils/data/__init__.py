@@ -9,10 +9,10 @@
 - :mod:`~mer_utils.data.summary`       counts per dataset and the check against the published counts
 - :mod:`~mer_utils.data.synthetic`     the synthetic data generator (written in the real layouts)
 """
-from .frames import Clip, frames_to_tensor, load_clip, load_frames, load_image, load_images, load_tensor, scan_frames
-from .loaders import (CLIP_COLUMNS, DATASETS, load_all, load_casme, load_casme2, load_casme_sq, load_ckplus,
+from .frames import Clip, CorruptFrameError, frames_to_tensor, load_clip, load_frames, load_image, load_images, load_tensor, scan_frames
+from .loaders import (CLIP_COLUMNS, DATASETS, AmbiguousFileError, load_all, load_casme, load_casme2, load_casme_sq, load_ckplus,
                       load_dataset, load_fer2013, load_samm, load_smic, load_smic_hs_e)
-from .naming import DataWarning, au_numbers, normalise_subject, parse_aus
+from .naming import DataWarning, LicensedDataWarning, au_numbers, normalise_subject, parse_aus
 from .protocols import PROTOCOLS, Protocol, Rule, apply_protocol, get_protocol, list_protocols, load_protocol
 from .splits import (Fold, check_disjoint, folds_table, holdout_database, leave_one_subject_out, random_split_80_20,
                      splits_for, subject_kfold)
@@ -21,7 +21,7 @@ from .spreadsheets import (read_casme2_coding, read_casme2_objective_classes, re
 from .summary import compare_published, summary
 
 __all__ = [
-    "Clip", "frames_to_tensor", "load_clip", "load_frames", "load_image", "load_images", "load_tensor", "scan_frames",
+    "Clip", "CorruptFrameError", "AmbiguousFileError", "LicensedDataWarning", "frames_to_tensor", "load_clip", "load_frames", "load_image", "load_images", "load_tensor", "scan_frames",
     "CLIP_COLUMNS", "DATASETS", "load_all", "load_casme", "load_casme2", "load_casme_sq", "load_ckplus",
     "load_dataset", "load_fer2013", "load_samm", "load_smic", "load_smic_hs_e",
     "DataWarning", "au_numbers", "normalise_subject", "parse_aus",

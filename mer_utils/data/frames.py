@@ -12,50 +12,91 @@ and reported once per clip with a :class:`~mer_utils.data.naming.DataWarning`.
 from __future__ import annotations
 
 import os
+import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
-from .naming import DataWarning, frame_number, is_missing
+from .naming import DataWarning, frame_number, is_ignored_file, is_missing
 
 #: File extensions treated as frames.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".bmp", ".png", ".tif", ".tiff")
 
 _REPORTED: set[tuple] = set()
+_LAST_DIGITS = re.compile(r"(\d+)(?!.*\d)")
 
 
-def scan_frames(folder: str | os.PathLike) -> tuple[list[int], list[str]]:
+def _shape(name: str) -> tuple[str, str, int]:
+    """``(text before the frame number, text after it, padded width or 0)`` of a frame file name."""
+    stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
+    match = _LAST_DIGITS.search(stem)
+    if match is None:
+        return stem.lower(), (dot + ext).lower(), 0
+    digits = match.group(1)
+    width = len(digits) if digits.startswith("0") and len(digits) > 1 else 0
+    return stem[:match.start(1)].lower(), (stem[match.end(1):] + dot + ext).lower(), width
+
+
+def scan_frames(folder: str | os.PathLike, pattern: str | re.Pattern | None = None) -> tuple[list[int], list[str]]:
     """Frame numbers and paths of the images in ``folder``, sorted by frame number (one directory listing).
 
-    Image files without a number in their name are skipped with a warning; two files with the same number
-    (``img1.jpg`` and ``img1.bmp``) keep the first in name order, also reported.
+    Hidden files, macOS ``._`` companions (``._img47.jpg``), ``Thumbs.db`` and the like are ignored
+    (:func:`~mer_utils.data.naming.is_ignored_file`). Image files without a number in their name are skipped with
+    a :class:`DataWarning`. When several files claim one frame number (``img36.jpg`` / ``img036.jpg``,
+    ``img40.jpg`` / ``img40 (copy).jpg``, ``img1.jpg`` / ``img1.bmp``) the one named like the dataset's frames
+    wins: it matches ``pattern`` (a dataset's entry of :data:`~mer_utils.data.naming.FRAME_PATTERNS`), then the
+    folder's own naming (the text around the number and its zero-padding shared by most files); a warning names
+    the file used and the files skipped for every such frame.
     """
-    found: dict[int, str] = {}
-    unnumbered, duplicates = [], []
     try:
-        entries = sorted((e.name for e in os.scandir(folder) if e.is_file()))
-    except FileNotFoundError:
+        entries = sorted(e.name for e in os.scandir(folder) if e.is_file() and not is_ignored_file(e.name))
+    except (FileNotFoundError, NotADirectoryError):
         return [], []
+    regex = re.compile(pattern, re.IGNORECASE) if isinstance(pattern, str) else pattern
+    claims: dict[int, list[str]] = {}
+    unnumbered = []
     for name in entries:
         if not name.lower().endswith(IMAGE_EXTENSIONS):
             continue
         number = frame_number(name)
         if number is None:
             unnumbered.append(name)
-        elif number in found:
-            duplicates.append(name)
         else:
-            found[number] = os.path.join(folder, name)
+            claims.setdefault(number, []).append(name)
     if unnumbered:
         warnings.warn(f"{folder}: {len(unnumbered)} image(s) without a frame number in the name were skipped: "
                       f"{unnumbered[:5]}.", DataWarning, stacklevel=2)
-    if duplicates:
-        warnings.warn(f"{folder}: image(s) repeating a frame number were skipped: {duplicates[:5]}.",
-                      DataWarning, stacklevel=2)
+    conflicts = {n: names for n, names in claims.items() if len(names) > 1}
+    found: dict[int, str] = {n: names[0] for n, names in claims.items()}
+    if conflicts:
+        # the folder's own naming: the text around the number and the zero-padding most files share
+        shapes = Counter(_shape(names[0])[:2] for n, names in claims.items() if len(names) == 1) or \
+            Counter(_shape(name)[:2] for names in claims.values() for name in names)
+        usual = shapes.most_common(1)[0][0]
+        widths = Counter(_shape(names[0])[2] for names in claims.values() if len(names) == 1
+                         and _shape(names[0])[:2] == usual)
+        width = widths.most_common(1)[0][0] if widths else 0
+
+        def rank(number: int, name: str) -> tuple:
+            before, after, _ = _shape(name)
+            digits = _LAST_DIGITS.search(name.rpartition(".")[0] if "." in name else name).group(1)
+            return (not (regex is not None and regex.fullmatch(name)), (before, after) != usual,
+                    digits != str(number).zfill(width), len(name), name)
+
+        reports = []
+        for number, names in sorted(conflicts.items()):
+            ordered = sorted(names, key=lambda n: rank(number, n))
+            found[number] = ordered[0]
+            reports.append(f"frame {number}: using {ordered[0]!r}, skipped {ordered[1:]}")
+        how = f"the dataset's naming ({regex.pattern})" if regex is not None else "the folder's naming"
+        shown = "; ".join(reports[:8]) + (f"; ... ({len(reports) - 8} more)" if len(reports) > 8 else "")
+        warnings.warn(f"{folder}: {len(reports)} frame number(s) are claimed by several files; the file following "
+                      f"{how} was used: {shown}. Delete or move the other copies.", DataWarning, stacklevel=2)
     numbers = sorted(found)
-    return numbers, [found[n] for n in numbers]
+    return numbers, [os.path.join(folder, found[n]) for n in numbers]
 
 
 def _get(row: Any, key: str, default: Any = None) -> Any:
@@ -80,22 +121,91 @@ def _size(size: int | Sequence[int] | None) -> tuple[int, int] | None:
     return int(size[0]), int(size[1])
 
 
+class CorruptFrameError(ValueError):
+    """A frame file that is empty, truncated (a half-copied file) or not the image its extension says."""
+
+
+_PNG_END = b"IEND\xaeB`\x82"
+
+
+def image_file_problem(path: str | os.PathLike) -> str | None:
+    """What is wrong with an image file, judged from its first and last bytes (no decoding), or ``None``.
+
+    Catches what decoders only print to stderr: a JPEG without its end-of-image marker ``FF D9`` (libjpeg's
+    "Premature end of JPEG file", decoded as a half-grey frame), a PNG without its ``IEND`` chunk, a BMP shorter
+    than its header says, an empty file. Reads at most a few kilobytes.
+    """
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        if size == 0:
+            return "is empty (0 bytes)"
+        with open(path, "rb") as handle:
+            head = handle.read(64)
+            handle.seek(max(0, size - 1024))
+            tail = handle.read()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    lower = path.lower()
+    if head[:2] == b"\xff\xd8":
+        if b"\xff\xd9" not in tail:
+            return (f"is truncated: the JPEG data stops after {size} bytes without its end-of-image marker (FF D9), "
+                    "typically a half-copied file")
+    elif head[:8] == b"\x89PNG\r\n\x1a\n":
+        if _PNG_END not in tail:
+            return f"is truncated: the PNG data stops after {size} bytes without its IEND chunk"
+    elif head[:2] == b"BM" and len(head) >= 34:
+        declared = int.from_bytes(head[2:6], "little")
+        offset = int.from_bytes(head[10:14], "little")
+        width = int.from_bytes(head[18:22], "little", signed=True)
+        height = int.from_bytes(head[22:26], "little", signed=True)
+        bits = int.from_bytes(head[28:30], "little")
+        compression = int.from_bytes(head[30:34], "little")
+        expected = declared
+        if compression in (0, 3) and width > 0 and bits:  # uncompressed rows, padded to 4 bytes
+            expected = max(expected, offset + ((bits * width + 31) // 32) * 4 * abs(height))
+        if size < expected:
+            return f"is truncated: the BMP header announces {expected} bytes but the file holds {size}"
+    elif lower.endswith((".jpg", ".jpeg")):
+        return f"cannot be decoded: it is not a JPEG image (it starts with {head[:8]!r})"
+    elif lower.endswith(".png"):
+        return f"cannot be decoded: it is not a PNG image (it starts with {head[:8]!r})"
+    elif lower.endswith(".bmp"):
+        return f"cannot be decoded: it is not a BMP image (it starts with {head[:8]!r})"
+    return None
+
+
+def check_image_file(path: str | os.PathLike, clip: str | None = None) -> None:
+    """Raise :class:`CorruptFrameError` naming the file, its clip and the fix when :func:`image_file_problem`
+    finds something wrong (empty, truncated, not an image); a missing file raises ``FileNotFoundError``."""
+    where = f" (clip {clip})" if clip else ""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Frame {path}{where} does not exist; the clip table lists it. Rebuild the table "
+                                "(load_dataset / load_<dataset>) after moving or deleting frames.")
+    problem = image_file_problem(path)
+    if problem is not None:
+        raise CorruptFrameError(f"Frame {path}{where} {problem}. Re-copy the file from the dataset archive; or delete "
+                                "it and rebuild the clip table, and the frame is filled with its nearest earlier "
+                                "frame (reported).")
+
+
 def read_image(path: str | os.PathLike, color: bool = True, size: int | Sequence[int] | None = None,
                clip: str | None = None) -> np.ndarray:
     """One image as uint8 RGB (H, W, 3) or grey (H, W), optionally resized to ``size`` = (height, width).
 
     Shrinking uses ``cv2.INTER_AREA`` (as the 3D-CNN code does, REFERENCE.md §3), enlarging ``INTER_LINEAR``.
-    An unreadable file raises a ``ValueError`` naming it (and its clip).
+    An unreadable, empty or truncated file raises an error naming it (and its clip) — never a half-grey frame
+    (:func:`check_image_file`: :class:`CorruptFrameError`, a ``ValueError``; ``FileNotFoundError`` when absent).
     """
     import cv2
 
+    check_image_file(path, clip)
     flag = cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE
     image = cv2.imread(os.fspath(path), flag)
     if image is None:
         where = f" (clip {clip})" if clip else ""
-        state = "does not exist" if not os.path.exists(path) else "cannot be decoded (truncated or not an image)"
-        raise ValueError(f"Frame {path}{where} {state}; expected a readable JPEG / BMP / PNG image. "
-                         "Re-copy the file from the dataset archive.")
+        raise CorruptFrameError(f"Frame {path}{where} cannot be decoded (damaged or not an image); expected a "
+                                "readable JPEG / BMP / PNG image. Re-copy the file from the dataset archive.")
     if color:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     target = _size(size)
@@ -300,5 +410,6 @@ def load_images(table: Any, color: bool = False, size: int | Sequence[int] | Non
     return np.stack([load_image(row, color=color, size=size) for _, row in table.iterrows()])
 
 
-__all__ = ["IMAGE_EXTENSIONS", "scan_frames", "read_image", "select_frames", "load_frames", "frames_to_tensor",
+__all__ = ["IMAGE_EXTENSIONS", "scan_frames", "read_image", "check_image_file", "image_file_problem",
+           "CorruptFrameError", "select_frames", "load_frames", "frames_to_tensor",
            "Clip", "load_clip", "load_tensor", "load_image", "load_images"]

@@ -31,8 +31,8 @@ import pandas as pd
 
 from .. import paths
 from .frames import scan_frames
-from .naming import (FPS, DataWarning, clip_uid, normalise_clip, normalise_subject, subject_number,
-                     subject_uid)
+from .naming import (FPS, FRAME_PATTERNS, DataWarning, LicensedDataWarning, clip_uid, is_ignored_folder,
+                     normalise_clip, normalise_subject, subject_number, subject_uid)
 from .spreadsheets import (read_casme2_coding, read_casme2_objective_classes, read_casme_coding,
                            read_casme_sq_coding, read_samm_coding, read_smic_e_annotation, merge_objective_classes)
 
@@ -66,10 +66,31 @@ def _find_dir(root: Path, names: Sequence[str]) -> Path | None:
 
 
 def _dirs(folder: Path) -> list[os.DirEntry]:
+    """Sub-folders of ``folder`` by name, without hidden ones and macOS ``__MACOSX`` (zip archives carry them)."""
     try:
-        return sorted((e for e in os.scandir(folder) if e.is_dir()), key=lambda e: e.name)
-    except FileNotFoundError:
+        return sorted((e for e in os.scandir(folder) if e.is_dir() and not is_ignored_folder(e.name)),
+                      key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+#: A second download or a copy of a file: ``name (1).xlsx``, ``name(2).xlsx``, ``name - Copy.xlsx``,
+#: ``Copy of name.xlsx``, ``name copy.xlsx``.
+_DUPLICATE = re.compile(r"^(?:copy of\s+)?(?P<base>.+?)(?:\s*\(\d+\)|\s*-\s*copy(?:\s*\(\d+\))?|\s+copy(?:\s+\d+)?)?"
+                        r"(?P<ext>\.[a-z0-9]+)$", re.IGNORECASE)
+
+
+def _canonical_name(name: str) -> str:
+    """``'SAMM_Micro_FACS_Codes_v2 (1).xlsx'`` -> ``'samm_micro_facs_codes_v2.xlsx'`` (lower case)."""
+    match = _DUPLICATE.match(name)
+    return (match.group("base") + match.group("ext")).lower() if match else name.lower()
+
+
+_WARNED_COPIES: set[tuple] = set()
+
+
+class AmbiguousFileError(ValueError):
+    """Several different files could be a dataset's annotation; the user must say which (``coding=...``)."""
 
 
 def _find_file(root: Path, patterns: Sequence[str], what: str, exclude: Sequence[str] = (),
@@ -83,6 +104,22 @@ def _find_file(root: Path, patterns: Sequence[str], what: str, exclude: Sequence
 
     hits = sorted({lowered[n] for n in lowered for p in patterns if fnmatch.fnmatch(n, p.lower())
                    and not any(x in n for x in exclude)})
+    if len(hits) > 1:  # a second download (``name (1).xlsx``) or a copy beside the original: use the original
+        groups: dict[str, list[str]] = {}
+        for hit in hits:
+            groups.setdefault(_canonical_name(hit), []).append(hit)
+        kept = []
+        for canonical_name, members in sorted(groups.items()):
+            original = [m for m in members if m.lower() == canonical_name]
+            chosen = original[0] if original else sorted(members, key=lambda m: (len(m), m))[0]
+            kept.append(chosen)
+            others = [m for m in members if m != chosen]
+            if others and (str(root), tuple(others)) not in _WARNED_COPIES:  # once per folder (checks, then loader)
+                _WARNED_COPIES.add((str(root), tuple(others)))
+                warnings.warn(f"{root}: {others} look like extra downloads or copies of {chosen!r}; using "
+                              f"{chosen!r} for the {what}. Delete the copies, or pass coding=... to use one of "
+                              "them.", DataWarning, stacklevel=3)
+        hits = sorted(kept)
     if len(hits) > 1 and prefer_without:
         preferred = [h for h in hits if not any(x in h.lower() for x in prefer_without)]
         hits = preferred if len(preferred) == 1 else hits
@@ -90,8 +127,9 @@ def _find_file(root: Path, patterns: Sequence[str], what: str, exclude: Sequence
         raise FileNotFoundError(f"No {what} in {root}: expected a file matching {' or '.join(patterns)}; the folder "
                                 f"holds {sorted(names)[:12]}. Copy the annotation file from the dataset archive.")
     if len(hits) > 1:
-        raise ValueError(f"Several candidates for the {what} in {root}: {hits}. Pass the one to use explicitly "
-                         "(coding=...).")
+        raise AmbiguousFileError(f"Several candidates for the {what} in {root}: {hits}. Pass the one to use "
+                                 f"explicitly, e.g. coding={str(root / hits[0])!r} (load_dataset and load_protocol "
+                                 "pass it on), or move the others away.")
     return root / hits[0]
 
 
@@ -194,7 +232,7 @@ def _attach_frames(annotation: pd.DataFrame, frames_root: Path, dataset: str, fp
         else:
             used.add(folder)
             if folder not in scans:
-                scans[folder] = scan_frames(folder)
+                scans[folder] = scan_frames(folder, FRAME_PATTERNS.get(dataset))
             numbers, frame_paths = scans[folder]
             if restrict_to_range:
                 lo, hi = sorted((row["onset"], row["offset"]))
@@ -257,6 +295,17 @@ def _check_root(root: str | os.PathLike, title: str) -> Path:
     return root
 
 
+def _given_file(path: str | os.PathLike, option: str) -> Path:
+    """A file passed explicitly (``coding=...``): it must exist; the error names the option and the fix."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        state = "is a folder" if path.is_dir() else "does not exist"
+        raise FileNotFoundError(f"{option}={str(path)!r} {state}; expected the annotation spreadsheet itself "
+                                f"(a .xlsx / .xls / .csv file). Fix the path, or leave {option}=None to find it in the "
+                                "dataset folder.")
+    return path
+
+
 def _finish(table: pd.DataFrame, root: Path, **attrs: Any) -> pd.DataFrame:
     table.attrs.update({"root": str(root), **attrs})
     return table
@@ -274,19 +323,35 @@ def find_casme2_coding(root: str | os.PathLike) -> Path:
                       "CASME II coding spreadsheet (CASME2-coding-*.xlsx)")
 
 
-def load_casme2(root: str | os.PathLike, release: str = "raw", coding: str | os.PathLike | None = None,
+def casme2_release(root: str | os.PathLike, release: str | None = None) -> str | None:
+    """The CASME II release to read in ``root``: ``release`` when given (checked), else ``'raw'`` when
+    ``CASME2_RAW_selected/`` is there, else ``'cropped'`` when only ``Cropped/`` is (a common distribution);
+    ``None`` when neither folder exists."""
+    if release is not None:
+        if release not in CASME2_RELEASES:
+            raise ValueError(f"release={release!r}: expected 'raw' (CASME2_RAW_selected/), 'cropped' (Cropped/) or "
+                             "None (whichever is there, raw first).")
+        return release
+    for name, folders in CASME2_RELEASES.items():
+        if _find_dir(Path(root), folders) is not None:
+            return name
+    return None
+
+
+def load_casme2(root: str | os.PathLike, release: str | None = None, coding: str | os.PathLike | None = None,
                 objective_classes: str | os.PathLike | None = None, require_frames: bool = True) -> pd.DataFrame:
     """CASME II (Yan et al. 2014): ``CASME2_RAW_selected/subXX/EPxx_yy/imgN.jpg`` (``release='raw'``) or
     ``Cropped/subXX/EPxx_yy/reg_imgN.jpg`` (``'cropped'``), coded by ``CASME2-coding-*.xlsx``; 200 fps.
+    ``release=None`` reads the raw release when present, else the cropped one (copies shipped with ``Cropped/``
+    only); ``table.attrs["release"]`` says which.
 
     When ``CASME2-ObjectiveClasses.xlsx`` is in ``root`` (or given), ``objective_class`` (1..7, MEGC 2018) is
     joined; otherwise the column is ``<NA>``.
     """
     root = _check_root(root, "CASME II")
-    if release not in CASME2_RELEASES:
-        raise ValueError(f"release={release!r}: expected 'raw' (CASME2_RAW_selected/) or 'cropped' (Cropped/).")
+    release = casme2_release(root, release) or "raw"
     frames_root = _frames_root(root, CASME2_RELEASES[release], f"CASME II {release}")
-    coding = Path(coding) if coding else find_casme2_coding(root)
+    coding = _given_file(coding, "coding") if coding else find_casme2_coding(root)
     annotation = read_casme2_coding(coding)
     oc_path = Path(objective_classes) if objective_classes else root / "CASME2-ObjectiveClasses.xlsx"
     if oc_path.is_file():
@@ -325,7 +390,7 @@ def load_samm(root: str | os.PathLike, coding: str | os.PathLike | None = None, 
     frames_root = _samm_frames_root(root)
     if frames_root is None:
         raise FileNotFoundError(f"No SAMM subject folders (006/, 007/, ...) in {root} or {root / 'SAMM'}.")
-    coding = Path(coding) if coding else find_samm_coding(root)
+    coding = _given_file(coding, "coding") if coding else find_samm_coding(root)
     table = _attach_frames(read_samm_coding(coding), frames_root, "samm", FPS["samm"], require_frames)
     return _finish(table, root, dataset="samm", coding=str(coding))
 
@@ -372,7 +437,7 @@ def load_smic(root: str | os.PathLike, modality: str = "HS") -> pd.DataFrame:
                 continue
             for clip_entry in _dirs(Path(emotion_entry.path)):
                 clip = normalise_clip(dataset, clip_entry.name)
-                numbers, frame_paths = scan_frames(clip_entry.path)
+                numbers, frame_paths = scan_frames(clip_entry.path, FRAME_PATTERNS.get(dataset))
                 uid = clip_uid(dataset, subject, clip)
                 if not numbers:
                     empty.append(uid)
@@ -422,7 +487,7 @@ def load_smic_hs_e(root: str | os.PathLike, annotation: str | os.PathLike | None
     """
     root = _check_root(root, "SMIC")
     frames_root = _frames_root(root, ["SMIC_HS_E", "SMIC-HS-E", "HS_E"], "SMIC_HS_E")
-    annotation = Path(annotation) if annotation else find_smic_e_annotation(root)
+    annotation = _given_file(annotation, "annotation") if annotation else find_smic_e_annotation(root)
     table = _attach_frames(read_smic_e_annotation(annotation), frames_root, "smic_hs_e", FPS["smic_hs_e"], require_frames)
     outside = [u for u, lo, hi, n in zip(table["clip_uid"], table["onset"], table["offset"], table["frame_numbers"])
                if n and (lo < n[0] or hi > n[-1])]
@@ -446,7 +511,7 @@ def load_casme(root: str | os.PathLike, coding: str | os.PathLike | None = None,
     """
     root = _check_root(root, "CASME")
     frames_root = _frames_root(root, ["CASME_raw_selected", "CASME_RAW_selected", "CASME_raw"], "CASME_raw_selected")
-    coding = Path(coding) if coding else find_casme_coding(root)
+    coding = _given_file(coding, "coding") if coding else find_casme_coding(root)
     table = _attach_frames(read_casme_coding(coding), frames_root, "casme", FPS["casme"], require_frames)
     return _finish(table, root, dataset="casme", coding=str(coding))
 
@@ -470,7 +535,7 @@ def load_casme_sq(root: str | os.PathLike, include_macro: bool = False, coding: 
     """
     root = _check_root(root, "CAS(ME)²")
     frames_root = _frames_root(root, ["rawpic", "RawPic"], "rawpic")
-    coding = Path(coding) if coding else find_casme_sq_coding(root)
+    coding = _given_file(coding, "coding") if coding else find_casme_sq_coding(root)
     annotation = read_casme_sq_coding(coding, include_macro=include_macro)
     videos: dict[Path, dict[str, Path]] = {}
 
@@ -560,7 +625,7 @@ def load_ckplus(root: str | os.PathLike, last_k: int = 1, include_neutral: bool 
             if not 0 <= label < len(CKPLUS_EMOTIONS):
                 raise ValueError(f"{label_file}: label {label}; expected 1..7 (CK+ emotions {CKPLUS_EMOTIONS[1:]}).")
             folder = images / subject_entry.name / sequence_entry.name
-            numbers, frame_paths = scan_frames(folder)
+            numbers, frame_paths = scan_frames(folder, FRAME_PATTERNS["ckplus"])
             if not numbers:
                 unlabelled_images.append(str(folder))
                 continue
@@ -599,45 +664,54 @@ class DatasetSpec:
     check: Callable[[Path, dict], list[str]]
 
 
-def _has_file(root: Path, finder: Callable[[Path], Path]) -> bool:
+def _has_file(root: Path, finder: Callable[[Path], Path], given: Any = None, option: str = "coding") -> bool:
+    """Whether the annotation file is there. A file given explicitly must exist (an error names it otherwise);
+    several different candidates raise :class:`AmbiguousFileError` (the data is there: the user must choose)."""
+    if given:
+        _given_file(given, option)
+        return True
     try:
         finder(root)
         return True
-    except (FileNotFoundError, ValueError):
+    except FileNotFoundError:
         return False
 
 
 def _check_casme2(root: Path, options: dict) -> list[str]:
-    release = options.get("release", "raw")
-    missing = [] if release in CASME2_RELEASES and _find_dir(root, CASME2_RELEASES[release]) else \
-        [CASME2_RELEASES.get(release, ["CASME2_RAW_selected"])[0] + "/"]
-    return missing + ([] if _has_file(root, find_casme2_coding) else ["CASME2-coding-*.xlsx"])
+    release = options.get("release")
+    if release is not None and release not in CASME2_RELEASES:
+        casme2_release(root, release)  # raises the error naming the valid values
+    folders = CASME2_RELEASES[release] if release else [f for r in CASME2_RELEASES.values() for f in r]
+    missing = [] if _find_dir(root, folders) else \
+        ([folders[0] + "/"] if release else ["CASME2_RAW_selected/ (or Cropped/)"])
+    return missing + ([] if _has_file(root, find_casme2_coding, options.get("coding")) else ["CASME2-coding-*.xlsx"])
 
 
 def _check_samm(root: Path, options: dict) -> list[str]:
     return ([] if _samm_frames_root(root) else ["subject folders 006/ ... (or SAMM/006/ ...)"]) + \
-        ([] if _has_file(root, find_samm_coding) else ["SAMM_Micro_FACS_Codes_v2.xlsx"])
+        ([] if _has_file(root, find_samm_coding, options.get("coding")) else ["SAMM_Micro_FACS_Codes_v2.xlsx"])
 
 
 def _check_smic(root: Path, options: dict) -> list[str]:
-    modality = str(options.get("modality", "HS")).upper()
+    modality = _smic_modality(options.get("modality", "HS"))
     raw = _find_dir(root, ["SMIC_all_raw"])
     return [] if raw is not None and _find_dir(raw, [modality, modality.lower()]) else [f"SMIC_all_raw/{modality}/"]
 
 
 def _check_smic_e(root: Path, options: dict) -> list[str]:
     return ([] if _find_dir(root, ["SMIC_HS_E", "SMIC-HS-E", "HS_E"]) else ["SMIC_HS_E/"]) + \
-        ([] if _has_file(root, find_smic_e_annotation) else ["SMIC-HS-E_annotation.xlsx"])
+        ([] if _has_file(root, find_smic_e_annotation, options.get("annotation"), "annotation")
+         else ["SMIC-HS-E_annotation.xlsx"])
 
 
 def _check_casme(root: Path, options: dict) -> list[str]:
     return ([] if _find_dir(root, ["CASME_raw_selected", "CASME_RAW_selected", "CASME_raw"]) else ["CASME_raw_selected/"]) + \
-        ([] if _has_file(root, find_casme_coding) else ["one coding spreadsheet (*.xlsx)"])
+        ([] if _has_file(root, find_casme_coding, options.get("coding")) else ["one coding spreadsheet (*.xlsx)"])
 
 
 def _check_casme_sq(root: Path, options: dict) -> list[str]:
     return ([] if _find_dir(root, ["rawpic", "RawPic"]) else ["rawpic/"]) + \
-        ([] if _has_file(root, find_casme_sq_coding) else ["CAS(ME)^2code_final.xlsx"])
+        ([] if _has_file(root, find_casme_sq_coding, options.get("coding")) else ["CAS(ME)^2code_final.xlsx"])
 
 
 def _check_fer(root: Path, options: dict) -> list[str]:
@@ -651,7 +725,7 @@ def _check_ck(root: Path, options: dict) -> list[str]:
 
 DATASETS: dict[str, DatasetSpec] = {
     "casme2": DatasetSpec("casme2", "CASME II", "casme2", load_casme2,
-                          lambda o: f"{CASME2_RELEASES.get(o.get('release', 'raw'), ['CASME2_RAW_selected'])[0]}/ and CASME2-coding-*.xlsx",
+                          lambda o: f"{CASME2_RELEASES.get(o.get('release') or 'raw', ['CASME2_RAW_selected'])[0]}/ and CASME2-coding-*.xlsx",
                           _check_casme2),
     "samm": DatasetSpec("samm", "SAMM", "samm", load_samm,
                         lambda o: "subject folders 006/... and SAMM_Micro_FACS_Codes_v2.xlsx", _check_samm),
@@ -688,13 +762,29 @@ def licensed_folder(name: str, data_root: str | os.PathLike | None = None) -> Pa
 
 
 def licensed_status(name: str, data_root: str | os.PathLike | None = None, **options: Any) -> tuple[Path, list[str]]:
-    """The licensed folder of ``name`` and what it lacks (an empty list: usable)."""
+    """The licensed folder of ``name`` and what it lacks (an empty list: usable).
+
+    Raises :class:`AmbiguousFileError` when several different annotation files are candidates, and
+    ``FileNotFoundError`` when a file given in ``options`` (``coding=``) does not exist.
+    """
     spec = dataset_spec(name)
     folder = licensed_folder(name, data_root)
     return folder, (spec.check(folder, options) if folder.is_dir() else [_NO_FOLDER])
 
 
 _NO_FOLDER = "the folder itself"
+#: Options naming files of the licensed copy: not passed to the synthetic set's loader on a fallback.
+_FILE_OPTIONS = ("coding", "annotation", "objective_classes")
+
+
+def _check_options(spec: DatasetSpec, options: dict) -> None:
+    import inspect
+
+    accepted = [p for p in inspect.signature(spec.loader).parameters if p != "root"]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise TypeError(f"load_dataset({spec.name!r}): unknown option(s) {unknown}; the {spec.title} loader "
+                        f"accepts {accepted}.")
 
 
 def load_dataset(name: str, data_root: str | os.PathLike | None = None, synthetic_size: str = "quick",
@@ -704,41 +794,65 @@ def load_dataset(name: str, data_root: str | os.PathLike | None = None, syntheti
     Uses the licensed copy under ``mer_utils.paths.data_root(data_root)/<DATASET_FOLDERS[...]>`` when it holds
     what the loader needs; otherwise the synthetic set at ``mer_utils.paths.synthetic_root(synthetic_size)``
     (generated with ``mer_utils.data.synthetic.ensure_synthetic`` when missing), and prints which it used and
-    why. ``require_licensed=True`` raises instead of falling back. ``options`` go to the loader:
-    ``casme2``: ``release='raw'|'cropped'``; ``smic``: ``modality='HS'|'VIS'|'NIR'``; ``casme_sq``:
-    ``include_macro``; ``ckplus``: ``last_k``, ``include_neutral``; ``fer2013``: ``usage``.
+    why. ``options`` go to the loader: ``casme2``: ``release=None|'raw'|'cropped'``, ``coding=``; ``samm``,
+    ``casme``, ``casme_sq``: ``coding=`` (the spreadsheet to use when the folder holds several);
+    ``smic``: ``modality='HS'|'VIS'|'NIR'``; ``smic_hs_e``: ``annotation=``; ``casme_sq``: ``include_macro``;
+    ``ckplus``: ``last_k``, ``include_neutral``; ``fer2013``: ``usage``.
 
-    ``table.attrs`` records ``source`` (``'licensed'`` / ``'synthetic'``) and ``root``.
+    - A ``data_root`` (or ``$MER_DATA_ROOT``) that does not exist is an error, not a reason to fall back.
+    - ``require_licensed=True`` raises instead of falling back.
+    - A fallback the user did not expect (``data_root`` / ``$MER_DATA_ROOT`` given, or the dataset's folder
+      exists but is incomplete) is also reported with a :class:`~mer_utils.data.naming.LicensedDataWarning`
+      naming what is missing and the synthetic path used.
+    - Several candidate spreadsheets raise :class:`AmbiguousFileError` (pass ``coding=``); a second download
+      (``name (1).xlsx``) beside the original is ignored with a warning.
+
+    ``table.attrs`` records ``source`` (``'licensed'`` / ``'synthetic'``), ``root`` and, after a fallback,
+    ``fallback`` (why the licensed copy was not used) and ``licensed_folder`` (where it was looked for).
     """
     spec = dataset_spec(name)
+    _check_options(spec, options)
+    chosen = paths.explicit_data_root(data_root)
     folder, missing = licensed_status(spec.name, data_root, **options)
+    fallback = None
+    loader_options = dict(options)
     if not missing:
         source, root = "licensed", folder
         message = f"Using the licensed {spec.title} at {_show(folder)}"
     else:
         state = "not found under" if missing == [_NO_FOLDER] else f"incomplete (missing {', '.join(missing)}) under"
         reason = f"Licensed {spec.title} {state} {_show(folder)} (expected {spec.expected(options)})"
+        if chosen is not None and chosen.name.lower() == folder.name.lower():
+            reason += (f"; DATA_ROOT={str(chosen)!r} looks like the {folder.name}/ folder itself: point DATA_ROOT at "
+                       "the folder that holds it")
         if require_licensed:
             raise FileNotFoundError(reason + ". Set DATA_ROOT (or $MER_DATA_ROOT) to the folder holding "
-                                    f"{paths.DATASET_FOLDERS[spec.folder_key]}/.")
+                                    f"{paths.DATASET_FOLDERS[spec.folder_key]}/ with the files above "
+                                    "(require_licensed=True: no synthetic fallback).")
         size_root = paths.synthetic_root(synthetic_size)
         root = size_root / paths.DATASET_FOLDERS[spec.folder_key]
-        lacking = spec.check(root, options) if root.is_dir() else [_NO_FOLDER]
+        dropped = {k: loader_options.pop(k) for k in _FILE_OPTIONS if loader_options.get(k) is not None}
+        lacking = spec.check(root, loader_options) if root.is_dir() else [_NO_FOLDER]
         from .synthetic import MARKER, ensure_synthetic  # the generator; imported only when it is needed
 
         # generate when missing; a generated set is also refreshed when stale (ensure_synthetic is a no-op when
         # its completion marker matches); a complete set without a marker (made by hand) is read as it is
         if lacking or (size_root / MARKER).is_file():
             ensure_synthetic(synthetic_size)
-            lacking = spec.check(root, options) if root.is_dir() else [_NO_FOLDER]
+            lacking = spec.check(root, loader_options) if root.is_dir() else [_NO_FOLDER]
         if lacking:
             raise FileNotFoundError(f"{reason}, and the synthetic set at {_show(root)} lacks {', '.join(lacking)}. "
                                     "Regenerate it (mer_utils.data.synthetic) or choose another option.")
-        source = "synthetic"
+        source, fallback = "synthetic", reason
         message = f"{reason}; using the synthetic set at {_show(root)}"
-    loader_options = dict(options)
+        if chosen is not None or folder.is_dir() or dropped:
+            given = f" (the licensed file option(s) {sorted(dropped)} are not used for it)" if dropped else ""
+            warnings.warn(f"{message}{given}. The results will be those of synthetic data; pass "
+                          "require_licensed=True to stop instead.", LicensedDataWarning, stacklevel=2)
     table = spec.loader(root, **loader_options)
     table.attrs.update({"source": source, "root": str(root), "options": loader_options})
+    if fallback is not None:
+        table.attrs.update({"fallback": fallback, "licensed_folder": str(folder)})
     if verbose:
         subjects = table["subject"].nunique() if "subject" in table and table["subject"].notna().any() else None
         count = f"{len(table)} {'images' if spec.name in ('fer2013', 'ckplus') else 'clips'}"
@@ -755,4 +869,5 @@ def load_all(data_root: str | os.PathLike | None = None, synthetic_size: str = "
 __all__ = ["CLIP_COLUMNS", "load_casme2", "load_samm", "load_smic", "load_smic_hs_e", "load_casme", "load_casme_sq",
            "load_fer2013", "load_ckplus", "load_dataset", "load_all", "DATASETS", "DatasetSpec", "dataset_spec",
            "licensed_folder", "licensed_status", "find_casme2_coding", "find_samm_coding", "find_smic_e_annotation",
-           "find_casme_coding", "find_casme_sq_coding", "FER2013_EMOTIONS", "CKPLUS_EMOTIONS", "SMIC_MODALITIES"]
+           "find_casme_coding", "find_casme_sq_coding", "FER2013_EMOTIONS", "CKPLUS_EMOTIONS", "SMIC_MODALITIES",
+           "AmbiguousFileError", "casme2_release"]

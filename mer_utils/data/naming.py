@@ -65,6 +65,13 @@ class DataWarning(UserWarning):
     """
 
 
+class LicensedDataWarning(UserWarning):
+    """The licensed copy of a dataset was asked for (``DATA_ROOT`` given, or its folder exists) but cannot be used,
+    so the synthetic set is read instead. Deliberately **not** a :class:`DataWarning`: notebooks that silence
+    the dataset quirks still show it.
+    """
+
+
 def family(dataset: str) -> str:
     """The dataset family of a ``dataset`` value (``smic_hs`` -> ``smic``); unknown names map to themselves."""
     return DATASET_FAMILY.get(dataset, dataset)
@@ -153,6 +160,41 @@ def clip_uid(dataset: str, subject: str, clip: str) -> str:
 
 
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+
+#: The frame-file names each dataset ships (REFERENCE.md §1), matched case-insensitively against the whole name.
+#: When two files claim one frame number (``img36.jpg`` and ``img036.jpg``, ``img40.jpg`` and
+#: ``img40 (copy).jpg``), :func:`mer_utils.data.frames.scan_frames` keeps the one that follows this pattern.
+FRAME_PATTERNS = {
+    "casme2": r"(?:reg_)?img[1-9]\d*\.jpg|(?:reg_)?img0\.jpg",      # img46.jpg / reg_img46.jpg, never zero-padded
+    "samm": r"\d{3}_\d+\.jpg",                                    # 006_05562.jpg (padding varies between clips)
+    "smic_hs": r"image\d+\.(?:bmp|jpg)",                           # image000098.bmp
+    "smic_vis": r"image\d+\.(?:bmp|jpg)",
+    "smic_nir": r"image\d+\.(?:bmp|jpg)",
+    "smic_hs_e": r"image\d+\.jpg",                                 # image017581039.jpg
+    "casme": r"EP\d+_\d+[a-z]?-[1-9]\d*\.jpg",                     # EP01_5-19.jpg
+    "casme_sq": r"img[1-9]\d*\.jpg",                                # img1.jpg
+    "ckplus": r"S\d{3}_\d{3}_\d{8}\.png",                          # S005_001_00000011.png
+}
+
+#: Files that are never frames although they may carry an image extension: macOS AppleDouble companions
+#: (``._img47.jpg``, written by copies to exFAT / FAT drives and by ``tar`` on a Mac), other hidden files
+#: (``.DS_Store``), Windows thumbnails and Office lock files.
+IGNORED_FILE_NAMES = {"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"}
+
+
+def is_ignored_file(name: str) -> bool:
+    """True for hidden files, macOS ``._`` companions, ``Thumbs.db``, ``desktop.ini`` and ``~$`` lock files.
+
+    >>> [is_ignored_file(n) for n in ("._img47.jpg", ".DS_Store", "Thumbs.db", "~$coding.xlsx", "img47.jpg")]
+    [True, True, True, True, False]
+    """
+    return name.startswith((".", "~$")) or name.lower() in IGNORED_FILE_NAMES
+
+
+def is_ignored_folder(name: str) -> bool:
+    """True for hidden folders and the ``__MACOSX`` folder that macOS zip archives carry."""
+    return name.startswith(".") or name == "__MACOSX"
 
 
 def frame_number(name: str) -> int | None:

@@ -366,20 +366,34 @@ def get_protocol(name: str) -> Protocol:
 # Loading
 # --------------------------------------------------------------------------------------------------------------
 def load_protocol(name: str | Protocol, data_root: str | Path | None = None, synthetic_size: str = "quick",
-                  verbose: bool = True, check_megc2019: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  verbose: bool = True, check_megc2019: bool = True, require_licensed: bool = False,
+                  release: str | None = None, coding: str | Path | Mapping[str, Any] | None = None,
+                  options: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Load every dataset ``name`` needs (licensed when present, else synthetic), concatenate them and apply it.
 
-    Returns ``(table, dropped)``. ``table.attrs["sources"]`` says, per dataset, which copy was read. For the
-    MEGC 2019 composite the result is compared with the ground-truth CSV when the matching ``MEGC2019/``
-    folder has one (differences are warned about, see :func:`compare_with_megc2019`).
+    Returns ``(table, dropped)``. ``table.attrs["sources"]`` says, per dataset, which copy was read (and, after a
+    fallback to the synthetic set, why). For the MEGC 2019 composite the result is compared with the
+    ground-truth CSV found next to the data (``MEGC2019/`` or the data root itself; differences are warned
+    about, see :func:`compare_with_megc2019`).
+
+    ``require_licensed=True``: raise instead of falling back to the synthetic set for any dataset.
+    ``release``: the CASME II release (``'raw'`` / ``'cropped'``; default whichever is there).
+    ``coding``: the annotation spreadsheet to use — a path when the protocol reads one annotated dataset, else
+    ``{dataset: path}`` (keys as in ``load_dataset``: ``casme2``, ``samm``, ``casme``, ``casme_sq``).
+    ``options``: further ``{dataset: {option: value}}`` passed to :func:`~mer_utils.data.loaders.load_dataset`.
     """
-    from .loaders import load_dataset  # loaders import nothing from here; keep the import local anyway
+    from .loaders import dataset_spec, load_dataset  # loaders import nothing from here; keep the import local anyway
 
     protocol = get_protocol(name)
+    extra = _protocol_options(protocol, release, coding, options)
     parts, sources = [], {}
     for rule in protocol.rules:
-        table = load_dataset(rule.loader_name, data_root, synthetic_size, verbose=verbose, **dict(rule.options))
+        loader = dataset_spec(rule.loader_name).name
+        table = load_dataset(rule.loader_name, data_root, synthetic_size, verbose=verbose,
+                             require_licensed=require_licensed, **{**dict(rule.options), **extra.get(loader, {})})
         sources[rule.dataset] = {"source": table.attrs.get("source"), "root": table.attrs.get("root")}
+        if table.attrs.get("fallback"):
+            sources[rule.dataset]["fallback"] = table.attrs["fallback"]
         parts.append(table)
     combined = pd.concat(parts, ignore_index=True)
     combined.attrs = {"sources": sources}
@@ -400,6 +414,10 @@ def load_protocol(name: str | Protocol, data_root: str | Path | None = None, syn
                               + ".", DataWarning, stacklevel=2)
             elif verbose:
                 print(f"megc2019_composite matches the ground truth {Path(csv).name} ({len(labelled)} clips).")
+        elif verbose:
+            where = sorted({str(Path(s["root"]).parent) for s in sources.values() if s.get("root")})
+            print(f"megc2019_composite: no ground-truth CSV ({' or '.join(MEGC2019_CSV_NAMES)}) in MEGC2019/ or "
+                  f"the data root ({', '.join(where)}); the composite is not checked against it.")
     if verbose:
         counts = labelled["label_name"].value_counts().reindex(protocol.classes, fill_value=0)
         print(f"{protocol.name}: {len(labelled)} clips, {labelled['subject_uid'].nunique()} subjects; "
@@ -407,18 +425,66 @@ def load_protocol(name: str | Protocol, data_root: str | Path | None = None, syn
     return labelled, dropped
 
 
+_CODED = ("casme2", "samm", "casme", "casme_sq")
+
+
+def _protocol_options(protocol: Protocol, release: Any, coding: Any, options: Any) -> dict[str, dict]:
+    """Per-dataset loader options for :func:`load_protocol` from its ``release`` / ``coding`` / ``options``."""
+    from .loaders import dataset_spec
+
+    loaders = [dataset_spec(r.loader_name).name for r in protocol.rules]
+    extra: dict[str, dict] = {}
+    for key, value in dict(options or {}).items():
+        loader = dataset_spec(key).name
+        if loader not in loaders:
+            raise ValueError(f"options[{key!r}]: protocol {protocol.name!r} reads {loaders}, not {key!r}.")
+        if not isinstance(value, Mapping):
+            raise TypeError(f"options[{key!r}]={value!r}: expected a dict of load_dataset options, e.g. "
+                            "{'casme2': {'release': 'cropped'}}.")
+        extra.setdefault(loader, {}).update(value)
+    if release is not None:
+        if "casme2" not in loaders:
+            raise ValueError(f"release={release!r} selects the CASME II release, but protocol {protocol.name!r} reads "
+                             f"{loaders}.")
+        extra.setdefault("casme2", {})["release"] = release
+    if coding is not None:
+        if isinstance(coding, Mapping):
+            for key, path in coding.items():
+                loader = dataset_spec(key).name
+                if loader not in loaders or loader not in _CODED:
+                    raise ValueError(f"coding[{key!r}]: protocol {protocol.name!r} reads the coded datasets "
+                                     f"{[d for d in loaders if d in _CODED]}.")
+                extra.setdefault(loader, {})["coding"] = path
+        else:
+            coded = [d for d in dict.fromkeys(loaders) if d in _CODED]
+            if len(coded) != 1:
+                raise ValueError(f"coding={str(coding)!r} is ambiguous: protocol {protocol.name!r} reads the coded "
+                                 f"datasets {coded}; pass coding={{dataset: path}}, e.g. "
+                                 f"coding={{{coded[0]!r}: ...}}." if coded else
+                                 f"coding={str(coding)!r}: protocol {protocol.name!r} reads no coded dataset.")
+            extra.setdefault(coded[0], {})["coding"] = coding
+    return extra
+
+
 def _overall_source(sources: Mapping[str, Mapping]) -> str:
     kinds = {s["source"] for s in sources.values()}
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
+#: Names of the MEGC 2019 ground truth, with a header and without.
+MEGC2019_CSV_NAMES = ("combined_3_class_gt.csv", "combined_3class_gt.csv")
+
+
 def _megc2019_csv_near(sources: Mapping[str, Mapping]) -> Path | None:
+    """The MEGC 2019 ground-truth CSV next to the data read: in ``<data root>/MEGC2019/`` (preferred) or in the
+    data root itself (where many users unpack it)."""
     roots = {Path(s["root"]).parent for s in sources.values() if s.get("root")}
     for root in sorted(roots):
-        for name in ("combined_3_class_gt.csv", "combined_3class_gt.csv"):
-            candidate = root / paths.DATASET_FOLDERS["megc2019"] / name
-            if candidate.is_file():
-                return candidate
+        for folder in (root / paths.DATASET_FOLDERS["megc2019"], root):
+            for name in MEGC2019_CSV_NAMES:
+                candidate = folder / name
+                if candidate.is_file():
+                    return candidate
     return None
 
 

@@ -156,11 +156,13 @@ def find_header(rows: Sequence[tuple], required: Mapping[str, Sequence[str]],
 
 def read_records(path: str | Path, required: Mapping[str, Sequence[str]],
                  optional: Mapping[str, Sequence[str]] | None = None, sheet: int | str | None = 0,
-                 prefer_sheets: Sequence[str] = ()) -> tuple[list[dict[str, Any]], str, Path]:
+                 prefer_sheets: Sequence[str] = (), expected: Sequence[str] = ()) -> tuple[list[dict[str, Any]], str, Path]:
     """Rows of a sheet as dicts keyed by the canonical column names (plus ``_row``, the 1-based sheet row).
 
     ``sheet=None`` picks the first of ``prefer_sheets`` that exists, else the first sheet whose header matches.
-    Fully blank rows (and rows whose required cells are all blank) are skipped.
+    Fully blank rows (and rows whose required cells are all blank) are skipped. An ``expected`` optional column
+    (e.g. ``au_string``, "Action Units") missing from the header is reported with a :class:`DataWarning` naming
+    the file, the header and the names looked for: the loader goes on, with that column empty.
     """
     book = Workbook(path)
     optional = optional or {}
@@ -180,6 +182,12 @@ def read_records(path: str | Path, required: Mapping[str, Sequence[str]],
         name = book.sheet_name(sheet)
         header, found = find_header(book.rows(name), required, optional, where=f"{book.path.name} [sheet {name!r}]")
         sheet = name
+    for column in expected:
+        if column not in found:
+            cells = [c for c in book.rows(sheet)[header] if not is_missing(c)]
+            warnings.warn(f"{book.path.name} [sheet {sheet!r}]: no {' / '.join(map(repr, optional[column]))} column "
+                          f"in the header {cells} (row {header + 1}); '{column}' is left empty for every clip. If the "
+                          "column was renamed, rename it back.", DataWarning, stacklevel=3)
     records = []
     for i, row in enumerate(book.rows(sheet)[header + 1:], start=header + 2):
         record = {c: (row[j] if j < len(row) else None) for c, j in found.items()}
@@ -321,7 +329,7 @@ def read_casme2_coding(path: str | Path, sheet: int | str = 0) -> pd.DataFrame:
     ApexFrame ``/`` (sub04/EP12_01f) becomes the middle of onset..offset with ``apex_estimated=True`` and a
     warning naming the clip; apex outside onset..offset is kept and reported.
     """
-    records, sheet_name, file = read_records(path, CASME2_COLUMNS, CASME2_OPTIONAL, sheet=sheet)
+    records, sheet_name, file = read_records(path, CASME2_COLUMNS, CASME2_OPTIONAL, sheet=sheet, expected=["au_string"])
     issues = _Issues(file.name)
     table = _finish(_standard_rows("casme2", records, file, sheet_name, issues))
     issues.emit()
@@ -400,7 +408,8 @@ def read_samm_coding(path: str | Path, sheet: int | str | None = None) -> pd.Dat
     rows (Davison et al. 2018). Subject ``'006'`` or ``6`` -> ``006``; emotion kept as written (``Other``);
     AU strings with ``or`` / ``/`` are split into tokens; ``objective_class`` is an int column.
     """
-    records, sheet_name, file = read_records(path, SAMM_COLUMNS, SAMM_OPTIONAL, sheet=sheet, prefer_sheets=["MICRO_ONLY"])
+    records, sheet_name, file = read_records(path, SAMM_COLUMNS, SAMM_OPTIONAL, sheet=sheet, prefer_sheets=["MICRO_ONLY"],
+                                             expected=["au_string"])
     issues = _Issues(file.name)
     rows = _standard_rows("samm", records, file, sheet_name, issues)
     for row in rows:
@@ -473,7 +482,7 @@ def read_casme_coding(path: str | Path, sheet: int | str | None = None) -> pd.Da
     when given, is in ``apex2``); a missing or ``/`` apex becomes the middle of onset..offset, and a missing
     offset takes the apex, both reported.
     """
-    records, sheet_name, file = read_records(path, CASME_COLUMNS, CASME_OPTIONAL, sheet=sheet)
+    records, sheet_name, file = read_records(path, CASME_COLUMNS, CASME_OPTIONAL, sheet=sheet, expected=["au_string"])
     issues = _Issues(file.name)
     rows = _standard_rows("casme", records, file, sheet_name, issues, missing_offset_ok=True)
     for row in rows:

@@ -13,7 +13,11 @@ Layout::
   regenerated data is never mistaken for the old;
 - the **entry key** adds the landmarks the clip was aligned with (which may come from a fallback);
 - every file is written to a temporary name in the same folder and then renamed (``os.replace``), so a crashed or
-  killed run leaves no half-written entry — at most a ``.tmp`` file that is ignored and cleaned up later.
+  killed run leaves no half-written entry — at most a ``.tmp`` file that is ignored and cleaned up later;
+- every entry stores a **content checksum** of its arrays, verified when it is read in full: an entry that is
+  readable but whose data changed (a disk fault, a bad copy, zeroed blocks) is deleted and recomputed with a
+  :class:`CacheWarning` naming it; memory-mapped stacks are checked against their expected size
+  (:func:`npy_problem`) and rebuilt when short.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import os
 import re
 import shutil
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -34,6 +39,21 @@ from mer_utils.paths import cache_root
 #: Bumped when a change to shared steps (faces, alignment, reading) changes outputs; part of every key.
 PREPROCESS_VERSION = "1"
 _META = "__meta__"
+_CHECKSUM = "__checksum__"
+
+
+class CacheWarning(UserWarning):
+    """A cache entry was damaged (unreadable, failed its checksum, shorter than expected) and is recomputed."""
+
+
+def content_checksum(arrays: Mapping[str, np.ndarray]) -> str:
+    """BLAKE2b of the arrays' names, dtypes, shapes and bytes (order-independent of the mapping)."""
+    h = hashlib.blake2b(digest_size=16)
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        h.update(f"{key}|{a.dtype.str}|{a.shape}\n".encode())
+        h.update(a.reshape(-1).view(np.uint8).data if a.size else b"")
+    return h.hexdigest()
 
 
 def preprocess_root() -> Path:
@@ -106,6 +126,7 @@ def atomic_save_npz(path: Path, arrays: Mapping[str, np.ndarray], meta: Mapping 
     tmp = _tmp_name(path)
     payload = {k: np.asarray(v) for k, v in arrays.items()}
     payload[_META] = np.array(json.dumps(canonical(dict(meta or {}))))
+    payload[_CHECKSUM] = np.array(content_checksum({k: payload[k] for k in arrays}))
     try:
         with open(tmp, "wb") as f:
             np.savez(f, **payload)
@@ -116,24 +137,67 @@ def atomic_save_npz(path: Path, arrays: Mapping[str, np.ndarray], meta: Mapping 
     return path
 
 
-def load_npz(path: Path, keys=None) -> tuple[dict, dict] | None:
-    """``(arrays, meta)`` from an entry written by :func:`atomic_save_npz`; ``None`` if absent or unreadable
-    (an unreadable entry is deleted so it gets recomputed)."""
+def load_npz(path: Path, keys=None, problems: list | None = None) -> tuple[dict, dict] | None:
+    """``(arrays, meta)`` from an entry written by :func:`atomic_save_npz`; ``None`` if absent or damaged.
+
+    A damaged entry — unreadable, or (when every array is read, ``keys=None`` or all of them) its content no
+    longer matching the stored checksum — is deleted so that it gets recomputed, with a :class:`CacheWarning`
+    naming it; the reason is also appended to ``problems`` when given. Entries written before checksums existed
+    are accepted as they are.
+    """
     path = Path(path)
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
-            wanted = [k for k in z.files if k != _META] if keys is None else list(keys)
-            arrays = {k: z[k] for k in wanted}
+            stored = [k for k in z.files if k not in (_META, _CHECKSUM)]
+            wanted = stored if keys is None else list(keys)
+            full = set(stored) <= set(wanted)
+            arrays = {k: z[k] for k in (stored if full else wanted)}
             meta = json.loads(str(z[_META])) if _META in z.files else {}
+            checksum = str(z[_CHECKSUM]) if _CHECKSUM in z.files else None
+        reason = None
+        if full and checksum is not None and content_checksum(arrays) != checksum:
+            reason = "its content does not match its checksum (the file is readable but its data changed)"
+        arrays = {k: arrays[k] for k in wanted}
+    except Exception as exc:
+        reason = f"it cannot be read ({type(exc).__name__}: {exc})"
+    if reason is None:
         return arrays, meta
-    except Exception:
-        try:
-            path.unlink()
-        except OSError:
-            pass
-        return None
+    _discard(path, reason, problems)
+    return None
+
+
+def _discard(path: Path, reason: str, problems: list | None) -> None:
+    warnings.warn(f"Cache entry {path}: {reason}; deleted, it is recomputed.", CacheWarning, stacklevel=3)
+    if problems is not None:
+        problems.append(reason)
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def npy_problem(path: Path, shape: tuple, dtype: Any) -> str | None:
+    """What is wrong with a ``.npy`` stack that should hold ``shape`` / ``dtype``: a header that cannot be read,
+    another shape or dtype, or fewer bytes than the header announces (a truncated file, which ``np.load(...,
+    mmap_mode='r')`` would reject with "mmap length is greater than file size"). ``None`` when it is fine."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            got_shape, fortran, got_dtype = reader(f)
+            offset = f.tell()
+    except Exception as exc:
+        return f"its header cannot be read ({type(exc).__name__}: {exc})"
+    if tuple(got_shape) != tuple(shape) or np.dtype(got_dtype) != np.dtype(dtype):
+        return f"it holds {got_dtype} {tuple(got_shape)}, expected {np.dtype(dtype)} {tuple(shape)}"
+    expected = offset + int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if size < expected:
+        return f"it is {size} bytes, expected {expected} (truncated)"
+    return None
 
 
 def atomic_write_json(path: Path, obj: Any) -> Path:

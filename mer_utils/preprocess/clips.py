@@ -148,11 +148,14 @@ _FLAGS = {(True, 1): cv2.IMREAD_COLOR, (True, 2): cv2.IMREAD_REDUCED_COLOR_2, (T
 
 def decode(path: str, color: bool = True, reduce: int = 1, clip: str | None = None) -> np.ndarray:
     """One frame as uint8 RGB (H, W, 3) or grey (H, W), JPEG-decoded at 1/``reduce`` size."""
+    from mer_utils.data.frames import CorruptFrameError, check_image_file
+
+    check_image_file(path, clip)  # empty / truncated files: an error naming them, never a half-grey frame
     img = cv2.imread(os.fspath(path), _FLAGS[(bool(color), int(reduce))])
     if img is None:
         where = f" (clip {clip})" if clip else ""
-        state = "does not exist" if not os.path.exists(path) else "cannot be decoded (truncated or not an image)"
-        raise ValueError(f"Frame {path}{where} {state}; expected a readable JPEG / BMP / PNG image.")
+        raise CorruptFrameError(f"Frame {path}{where} cannot be decoded (damaged or not an image); expected a "
+                                "readable JPEG / BMP / PNG image. Re-copy the file from the dataset archive.")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB) if color else img
 
 

@@ -18,6 +18,7 @@ import math
 import multiprocessing as mp
 import os
 import time
+import warnings
 from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -27,8 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .cache import PREPROCESS_VERSION, atomic_save_npz, atomic_write_json, canonical, clip_path, digest, \
-    frames_fingerprint, load_npz, preprocess_root, read_json
+from .cache import PREPROCESS_VERSION, CacheWarning, atomic_save_npz, atomic_write_json, canonical, clip_path, \
+    digest, frames_fingerprint, load_npz, npy_problem, preprocess_root, read_json
 from .align import alignment_transform
 from .clips import clip_segment, read_positions
 from .faces import detect_landmarks, whole_frame_landmarks
@@ -53,6 +54,8 @@ class PrepareReport:
     n_clips: int = 0
     cached: int = 0
     computed: int = 0
+    recomputed: list = field(default_factory=list)
+    stacks_rebuilt: list = field(default_factory=list)
     workers: int = 1
     faces_detected: int = 0
     faces_previous: int = 0
@@ -79,13 +82,18 @@ class PrepareReport:
 
     def __str__(self) -> str:
         lines = [f"{self.recipe} [{self.params_key}]: {self.n_clips} clips — {self.cached} from cache, "
-                 f"{self.computed} computed with {self.workers} worker(s) in {self.wall_seconds:.1f} s",
+                 f"{self.computed} computed with {self.workers} worker(s) in {self.wall_seconds:.1f} s"
+                 + (f" ({len(self.recomputed)} of them damaged in the cache and recomputed)" if self.recomputed else ""),
                  f"  faces: {self.faces_detected} detected, {self.faces_previous} from the previous clip of the "
                  f"subject, {self.faces_next} from its next clip, {self.faces_whole_frame} whole frame"]
         for fb in self.fallbacks[:5]:
             lines.append(f"    {fb['clip_uid']}: {fb['source']}")
         if len(self.fallbacks) > 5:
             lines.append(f"    ... and {len(self.fallbacks) - 5} more")
+        for r in self.recomputed[:5]:
+            lines.append(f"    recomputed {r['clip_uid']}: {r['reason']}")
+        for r in self.stacks_rebuilt[:5]:
+            lines.append(f"    rebuilt stack {r['path']}: {r['reason']}")
         if self.failed:
             lines.append(f"  FAILED: {len(self.failed)} clip(s) (arrays left as zeros, prep_ok False)")
             for f in self.failed[:5]:
@@ -443,14 +451,20 @@ class _Preparation:
         """Arrays (``keys``) and metadata of clip i: from this run, the cache, or recomputed if the entry vanished."""
         if i in self.loaded:
             return self.loaded[i], self.metas[i]
-        got = load_npz(self.entries[i], keys=keys)
+        problems: list = []
+        got = load_npz(self.entries[i], keys=keys, problems=problems)
         if got is not None:
             return got
         r = _output_task(self.rec.name, self.pdict, self.rows[i], self.landmarks[i].tolist(),
                          str(self.entries[i]) if self.cache else None, True)
+        # counted as computed, not cached: the entry was damaged (or vanished) since compute_outputs saw it
+        self.report.cached = max(0, self.report.cached - 1)
+        self.report.recomputed.append({"clip_uid": self.uids[i], "entry": str(self.entries[i]),
+                                       "reason": problems[0] if problems else "the entry vanished from the cache"})
         if not r["ok"]:
             self._fail(i, r["error"])
             return None
+        self.report.computed += 1
         return r["arrays"], r["meta"]
 
     # (4) stack the clips (row i = table row i); large outputs as read-only memory maps in the cache
@@ -462,6 +476,15 @@ class _Preparation:
         stack_key = digest([str(e.relative_to(self.base)) for e in self.entries] + [self.ok])
         mm_paths = {name: self.base / "stacks" / f"{stack_key}-{name}.npy" for name in specs}
         reuse = use_mm and all(self.ok) and all(pth.is_file() for pth in mm_paths.values())
+        if reuse:  # a stack shorter than expected (truncated copy, full disk) is rebuilt, never memory-mapped
+            for name, pth in mm_paths.items():
+                problem = npy_problem(pth, (n,) + tuple(specs[name][0]), specs[name][1])
+                if problem is not None:
+                    warnings.warn(f"Memory-mapped stack {pth}: {problem}; deleted, it is rebuilt from the cached "
+                                  "entries.", CacheWarning, stacklevel=3)
+                    self.report.stacks_rebuilt.append({"path": str(pth), "reason": problem})
+                    pth.unlink()
+                    reuse = False
         arrays: dict = {}
         if reuse:
             arrays = {name: np.load(pth, mmap_mode="r") for name, pth in mm_paths.items()}

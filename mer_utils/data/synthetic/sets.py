@@ -3,8 +3,10 @@
 :func:`generate` writes every layout under a root; :func:`ensure_synthetic` generates only when the set is
 missing or was made by another generator version / size / seed, under a file lock, into a temporary folder
 that is renamed into place at the end — so a crash never leaves a half-written set that looks complete, and
-two pytest-xdist workers never write the same folder. A folder it did not create (no completion marker) is
-never deleted or overwritten.
+two pytest-xdist workers never write the same folder. Nothing a user made is deleted: a folder it did not create
+(no completion marker) is never touched, and a stale set of its own (another generator version, size or seed) is
+moved aside to a dated name — with whatever files the user added to it — before the new one takes its place,
+with a :class:`SyntheticSetWarning` saying where it went.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +26,32 @@ from .plan import LAYOUTS, PLAN_REVISION, size_table
 #: Completion marker written last into a generated root.
 MARKER = "_synthetic.json"
 _TMP_PREFIX = ".tmp-synthetic-"
+
+
+class SyntheticSetWarning(UserWarning):
+    """The generator moved something aside instead of deleting it (a stale set, a symbolic link)."""
+
+
+def _check_folder(root: Path) -> None:
+    """A clear error when ``root`` (or a parent) is a file where a folder is needed."""
+    for path in (root, *root.parents):
+        if path.exists() and not path.is_dir():
+            what = "is a file" if path == root else f"lies under {path}, which is a file"
+            raise NotADirectoryError(f"The synthetic-data folder {root} {what}; expected a folder (or nothing, to "
+                                     "create it). Move that file away or pass another root.")
+        if path.exists():
+            return
+
+
+def _aside(path: Path, tag: str) -> Path:
+    """A free dated name beside ``path``: ``<name>.<tag>-<YYYYmmdd-HHMMSS>[-N]``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = path.with_name(f"{path.name}.{tag}-{stamp}")
+    n = 1
+    while candidate.exists() or candidate.is_symlink():
+        candidate = path.with_name(f"{path.name}.{tag}-{stamp}-{n}")
+        n += 1
+    return candidate
 
 
 def _marker_payload(size: str, seed: int, datasets) -> dict:
@@ -38,7 +67,7 @@ def read_marker(root: str | os.PathLike) -> dict | None:
     path = Path(root) / MARKER
     try:
         return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
         return None
 
 
@@ -101,6 +130,7 @@ def generate(size: str = "quick", root: str | os.PathLike | None = None, seed: i
     size_table(size)
     datasets = _check_datasets(datasets)
     root = Path(root) if root is not None else synthetic_root(size)
+    _check_folder(root)
     if _is_foreign(root):
         raise FileExistsError(f"{root} exists and was not written by the synthetic-data generator (no {MARKER}); "
                               "refusing to write into it. Choose another root, or move that folder away.")
@@ -110,7 +140,15 @@ def generate(size: str = "quick", root: str | os.PathLike | None = None, seed: i
         (root / MARKER).unlink()
     for d in datasets:  # replace our own layout folders
         folder = root / DATASET_FOLDERS[d]
-        if folder.exists():
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            # not ours (a link the user made, or a file): moved aside, never followed or deleted
+            aside = _aside(folder, "user")
+            target = f" (a link to {os.readlink(folder)})" if folder.is_symlink() else ""
+            os.replace(folder, aside)
+            warnings.warn(f"{folder}{target} was not written by the generator; it was renamed to {aside.name} "
+                          f"(its contents untouched) and a fresh {DATASET_FOLDERS[d]}/ is generated in its place.",
+                          SyntheticSetWarning, stacklevel=2)
+        elif folder.exists():
             shutil.rmtree(folder)
     start = time.perf_counter()
     workers = default_workers(size) if workers is None else max(1, int(workers))
@@ -172,10 +210,13 @@ def ensure_synthetic(size: str = "quick", root: str | os.PathLike | None = None,
     Safe when several processes call it at once (an ``fcntl`` lock file next to ``root``); generation goes into
     a temporary sibling folder that is renamed to ``root`` when complete, so an interrupted run never leaves a
     set that looks complete. A stale set (another generator version, size or seed) is replaced only when its
-    completion marker shows this generator wrote it; a folder without the marker raises ``FileExistsError``.
+    completion marker shows this generator wrote it, and never deleted: it is renamed to
+    ``<root>.old-v<version>-<date>`` (with any files the user added) and a :class:`SyntheticSetWarning` says so.
+    A folder without the marker raises ``FileExistsError``; a ``root`` that is a file ``NotADirectoryError``.
     """
     size_table(size)
     root = Path(root) if root is not None else synthetic_root(size)
+    _check_folder(root)
     if _matches(read_marker(root), size, seed):
         return root
     lock = root.parent / f".{root.name}.lock"
@@ -187,14 +228,24 @@ def ensure_synthetic(size: str = "quick", root: str | os.PathLike | None = None,
                                   f"(no {MARKER}); refusing to delete or overwrite it. Move it away, or pass "
                                   "another root.")
         for stale in root.parent.glob(f"{_TMP_PREFIX}{root.name}-*"):  # leftovers of crashed runs (ours)
+            if "-old-" in stale.name or stale.is_symlink() or not stale.is_dir():
+                continue  # an old set moved away by an earlier version: may hold the user's files, kept
             shutil.rmtree(stale, ignore_errors=True)
         tmp = root.parent / f"{_TMP_PREFIX}{root.name}-{os.getpid()}"
         generate(size=size, root=tmp, seed=seed, progress=progress, workers=workers)
-        if root.exists():  # our own stale set (checked above): replace it
-            trash = root.parent / f"{_TMP_PREFIX}{root.name}-old-{os.getpid()}"
-            os.replace(root, trash)
+        old = read_marker(root) if root.exists() else None
+        if root.exists() or root.is_symlink():  # our own stale set (checked above): kept, moved aside
+            marker = old or {}
+            why = ", ".join(f"{k} {marker.get(k)!r} (now {v!r})" for k, v in
+                            (("version", L.GENERATOR_VERSION), ("size", size), ("seed", seed),
+                             ("plan", _marker_payload(size, seed, LAYOUTS).get("plan")))
+                            if marker.get(k) != v) or "incomplete"
+            aside = _aside(root, f"old-v{marker.get('version', 'unknown')}")
+            os.replace(root, aside)
             os.replace(tmp, root)
-            shutil.rmtree(trash, ignore_errors=True)
+            warnings.warn(f"The synthetic set at {root} was stale ({why}); a new one was generated there and the "
+                          f"old one, with any files you had added to it, was moved to {aside}. Copy out what you "
+                          "need, then delete that folder to free the space.", SyntheticSetWarning, stacklevel=2)
         else:
             os.replace(tmp, root)
     return root
