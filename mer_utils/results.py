@@ -294,7 +294,12 @@ def data_source(table: pd.DataFrame) -> str:
     roots = [str(v.get("root", "")) for v in (sources.values() if isinstance(sources, Mapping) else [attrs])]
     size = next((part for r in roots for part in ("quick", "paper") if f"synthetic/{part}" in r.replace("\\", "/")), None)
     text = " + ".join(kinds)
-    return f"{text} ({size})" if size and "synthetic" in kinds else text
+    text = f"{text} ({size})" if size and "synthetic" in kinds else text
+    fallbacks = [v.get("fallback") for v in sources.values()] if isinstance(sources, Mapping) and sources \
+        else [attrs.get("fallback")]
+    if any(fallbacks):
+        text += " — fallback: licensed data not found"
+    return text
 
 
 def course_status(root: str | os.PathLike | None = None, run_dir: str | os.PathLike | None = None) -> pd.DataFrame:

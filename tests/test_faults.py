@@ -678,3 +678,14 @@ def test_prepare_rebuilds_a_truncated_memory_mapped_stack(clip_table):     # war
     assert np.array_equal(np.asarray(again.arrays["apex"]), expected)
     assert again.report.stacks_rebuilt and again.report.cached == 2
     assert cache_mod.npy_problem(stack, expected.shape, expected.dtype) is None
+
+
+def test_fallback_is_recorded_in_the_data_source(tmp_path, synthetic_root):  # warning + recorded result
+    from mer_utils.results import data_source
+
+    (tmp_path / "data" / "CASME2").mkdir(parents=True)
+    with pytest.warns(LicensedDataWarning):
+        table, _ = quiet(load_protocol, "casme2_5class", tmp_path / "data", verbose=False)
+    assert "fallback: licensed data not found" in data_source(table)
+    default, _ = quiet(load_protocol, "casme2_5class", None, verbose=False)  # no licensed folder at all
+    assert "fallback" not in default.attrs and "fallback" not in data_source(default)

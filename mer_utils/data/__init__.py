@@ -1,7 +1,9 @@
 """Datasets: synthetic data, loaders, label protocols and subject-wise splits.
 
 - :mod:`~mer_utils.data.loaders`       one loader per dataset (CASME II, SAMM, SMIC, SMIC-E, CASME, CAS(ME)²,
-  FER2013, CK+) and :func:`load_dataset` (licensed copy under ``DATA_ROOT``, else the synthetic set)
+  FER2013, CK+), each reading the provider's own layout
+- :mod:`~mer_utils.data.discovery`     :func:`load_dataset`: the licensed copy under ``DATA_ROOT``, else the
+  synthetic set of the same layout (said, and recorded when unexpected)
 - :mod:`~mer_utils.data.spreadsheets`  readers of the annotation files, usable without frames
 - :mod:`~mer_utils.data.frames`        lazy frame loading: :func:`load_frames`, :class:`Clip`, tensors
 - :mod:`~mer_utils.data.protocols`     the papers' label protocols as data; :func:`load_protocol`
@@ -10,8 +12,9 @@
 - :mod:`~mer_utils.data.synthetic`     the synthetic data generator (written in the real layouts)
 """
 from .frames import Clip, CorruptFrameError, frames_to_tensor, load_clip, load_frames, load_image, load_images, load_tensor, scan_frames
-from .loaders import (CLIP_COLUMNS, DATASETS, AmbiguousFileError, load_all, load_casme, load_casme2, load_casme_sq, load_ckplus,
-                      load_dataset, load_fer2013, load_samm, load_smic, load_smic_hs_e)
+from .discovery import DATASETS, load_all, load_dataset
+from .loaders import (CLIP_COLUMNS, AmbiguousFileError, load_casme, load_casme2, load_casme_sq, load_ckplus, load_fer2013,
+                      load_samm, load_smic, load_smic_hs_e)
 from .naming import DataWarning, LicensedDataWarning, au_numbers, normalise_subject, parse_aus
 from .protocols import PROTOCOLS, Protocol, Rule, apply_protocol, get_protocol, list_protocols, load_protocol
 from .splits import (Fold, check_disjoint, folds_table, holdout_database, leave_one_subject_out, random_split_80_20,

@@ -9,7 +9,7 @@ to an annotation table from :mod:`mer_utils.data.spreadsheets`, no frames needed
     dropped[["clip_uid", "reason"]]                               # every left-out clip, with the reason
 
 :func:`load_protocol` loads the datasets a protocol needs (licensed or synthetic, see
-:func:`mer_utils.data.loaders.load_dataset`), concatenates them (``subject_uid`` stays unique per dataset
+:func:`mer_utils.data.discovery.load_dataset`), concatenates them (``subject_uid`` stays unique per dataset
 family) and applies the protocol.
 
 =====================  =========================================  ============================  ===========
@@ -59,7 +59,7 @@ class Rule:
     ``exclude``: ``"subject/clip"`` -> reason (named exclusions such as MEGC 2019's two CASME II clips).
     ``min_frames``: clips shorter than this are left out (frames on disk, else ``offset - onset + 1``).
     ``expression_types``: CAS(ME)² rows kept by type (``micro`` / ``macro``).
-    ``loader`` / ``options``: what :func:`~mer_utils.data.loaders.load_dataset` is asked for.
+    ``loader`` / ``options``: what :func:`~mer_utils.data.discovery.load_dataset` is asked for.
     """
 
     dataset: str
@@ -380,9 +380,9 @@ def load_protocol(name: str | Protocol, data_root: str | Path | None = None, syn
     ``release``: the CASME II release (``'raw'`` / ``'cropped'``; default whichever is there).
     ``coding``: the annotation spreadsheet to use — a path when the protocol reads one annotated dataset, else
     ``{dataset: path}`` (keys as in ``load_dataset``: ``casme2``, ``samm``, ``casme``, ``casme_sq``).
-    ``options``: further ``{dataset: {option: value}}`` passed to :func:`~mer_utils.data.loaders.load_dataset`.
+    ``options``: further ``{dataset: {option: value}}`` passed to :func:`~mer_utils.data.discovery.load_dataset`.
     """
-    from .loaders import dataset_spec, load_dataset  # loaders import nothing from here; keep the import local anyway
+    from .discovery import dataset_spec, load_dataset  # discovery imports nothing from here; local anyway
 
     protocol = get_protocol(name)
     extra = _protocol_options(protocol, release, coding, options)
@@ -430,7 +430,7 @@ _CODED = ("casme2", "samm", "casme", "casme_sq")
 
 def _protocol_options(protocol: Protocol, release: Any, coding: Any, options: Any) -> dict[str, dict]:
     """Per-dataset loader options for :func:`load_protocol` from its ``release`` / ``coding`` / ``options``."""
-    from .loaders import dataset_spec
+    from .discovery import dataset_spec
 
     loaders = [dataset_spec(r.loader_name).name for r in protocol.rules]
     extra: dict[str, dict] = {}

@@ -2,4 +2,5 @@ import sys
 
 from . import _main
 
-sys.exit(_main())
+if __name__ == "__main__":
+    sys.exit(_main())

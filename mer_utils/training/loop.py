@@ -55,6 +55,9 @@ class TrainConfig:
     num_workers: int = 0
 
     def __post_init__(self):
+        from ..validate import check_train_config
+
+        check_train_config(self, BALANCE_CHOICES, SELECT_CHOICES)  # types and ranges, naming the field
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"TrainConfig: epochs ({self.epochs}) and batch_size ({self.batch_size}) must be >= 1.")
         if self.balance not in BALANCE_CHOICES:
