@@ -301,3 +301,43 @@ def comparison_selection(table: pd.DataFrame, metric: str = "uf1", papers_per_pl
     best = paper.sort_values(metric, ascending=False).groupby("where").head(papers_per_place)
     keep = pd.concat([t[t["source"] == "this course"], lbp, best])
     return keep[~keep.index.duplicated()].sort_values(["where", "source", metric], ascending=[True, False, False])
+
+
+#: The course notebook of each paper (``NN_slug`` stems start with these numbers).
+PAPER_NOTEBOOKS = {"10": "she2020", "20": "peng2018", "30": "reddy2019", "40": "zhao2021", "50": "wei2022"}
+
+
+def course_main_results(notebook_dir: str | Path | None = None, papers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per paper notebook: the main model's result **as committed** (``metrics["main"]`` of the stored
+    quick run: UAR with its 95% subject-bootstrap interval, chance, majority baseline, positive control) beside
+    the best number the paper reports on the same protocol (UAR where the paper gives it, else UF1, else
+    accuracy), so a reader sees the course's runs without re-running them or filling a result store."""
+    from .course import NOTEBOOK_DIR, list_notebooks
+    from .record import committed_metrics
+
+    papers = paper_tables() if papers is None else papers
+    rows = []
+    for path in list_notebooks(Path(notebook_dir) if notebook_dir is not None else NOTEBOOK_DIR):
+        paper = PAPER_NOTEBOOKS.get(path.name[:2])
+        if paper is None:
+            continue
+        try:
+            m = committed_metrics(path)
+        except ValueError:
+            m = {}
+        main = m.get("main") or {}
+        row = {"notebook": path.stem, "paper": paper, "protocol": main.get("protocol"),
+               "data": m.get("data_source"), "UAR": main.get("uar"), "UAR 95% CI": main.get("uar_ci95"),
+               "chance": main.get("chance_uar"), "majority": main.get("majority_uar"),
+               "control (flow + SVM)": main.get("control_uar"), "UF1": main.get("uf1"), "WAR": main.get("war")}
+        same = papers[(papers["paper"] == paper) & (papers["protocol"] == main.get("protocol"))] \
+            if main.get("protocol") else papers.iloc[0:0]
+        for metric in ("uar", "uf1", "war"):
+            vals = same[same["metric"] == metric]["value"]
+            if len(vals):
+                row["paper reports"] = f"{metric.upper()} up to {vals.max():.3f}"
+                break
+        else:
+            row["paper reports"] = None
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -347,3 +347,35 @@ def plot_leakage(table: pd.DataFrame, metric: str = "uar", chance: float | None 
     ax.set_xlabel(f"{evaluation.METRIC_NAMES.get(metric, metric)}, pooled over folds (shuffled labels)")
     ax.set_title(title or "Shuffled labels: the same runs, three ways of picking the epoch")
     return ax
+
+
+def plot_main_results(table, ax=None, title: str = "Each paper's main model, committed quick run (UAR, 95% CI)"):
+    """Bars: each notebook's main UAR with its subject-bootstrap interval; short lines: chance (grey) and the
+    majority baseline (black, dotted); dots: the flow + SVM positive control on the same folds
+    (a :func:`mer_utils.paper_tables.course_main_results` table)."""
+    import matplotlib.pyplot as plt
+
+    t = table[table["UAR"].notna()].reset_index(drop=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.6 * max(len(t), 2) + 2, 3.4))
+    if t.empty:
+        ax.text(0.5, 0.5, "no notebook has recorded metrics['main'] yet", ha="center", va="center")
+        ax.set_axis_off()
+        return ax
+    x = np.arange(len(t))
+    uar = t["UAR"].astype(float).to_numpy()
+    lo = np.array([c[0] for c in t["UAR 95% CI"]], float)
+    hi = np.array([c[1] for c in t["UAR 95% CI"]], float)
+    ax.bar(x, uar, color="C0", width=0.6, label="main model (UAR)")
+    ax.errorbar(x, uar, yerr=[uar - lo, hi - uar], fmt="none", ecolor="k", capsize=4, label="95% CI (subjects)")
+    for i, row in t.iterrows():
+        ax.hlines(row["chance"], i - 0.4, i + 0.4, colors="grey", label="chance" if i == 0 else None)
+        ax.hlines(row["majority"], i - 0.4, i + 0.4, colors="k", linestyles=":", label="majority" if i == 0 else None)
+        if row["control (flow + SVM)"] is not None and not pd.isna(row["control (flow + SVM)"]):
+            ax.plot(i, row["control (flow + SVM)"], "o", color="C3", label="flow + SVM control" if i == 0 else None)
+    ax.set_xticks(x, [f"{n[:2]} {p}\n{pr}" for n, p, pr in zip(t["notebook"], t["paper"], t["protocol"])], fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("UAR")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="upper right", ncol=2)
+    return ax

@@ -68,3 +68,21 @@ def read_metrics(notebook: str, run_dir: str | os.PathLike | None = None) -> dic
         raise FileNotFoundError(f"No recorded metrics for {notebook!r} at {path}; "
                                 "the notebook's last cell calls record_metrics(...) — did it run to the end?")
     return json.loads(path.read_text())["metrics"]
+
+
+def committed_metrics(notebook: str | os.PathLike) -> dict:
+    """The metrics a notebook's **stored** last cell printed (``record_metrics`` prints them as JSON): what the
+    committed default run of that notebook recorded, readable without re-running it or a result store."""
+    import nbformat
+
+    path = Path(notebook)
+    nb = nbformat.read(str(path), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if not code:
+        raise ValueError(f"{path.name}: no code cells; expected a course notebook ending with record_metrics(...).")
+    text = "".join(o.get("text", "") for o in code[-1].get("outputs", []) if o.get("output_type") == "stream")
+    start = text.find("{")
+    if start < 0:
+        raise ValueError(f"{path.name}: the last cell's stored output holds no metrics JSON; store the default "
+                         f"run with `scripts/course.sh refresh {path.name[:2]}`.")
+    return json.JSONDecoder().raw_decode(text[start:])[0]

@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from mer_utils.course import NOTEBOOK_DIR, NOTEBOOK_NAME, execute_notebook, list_notebooks
+from mer_utils.record import committed_metrics
 
 NOTEBOOKS = list_notebooks()
 EXPECTATIONS = Path(__file__).parent / "expectations"
@@ -136,16 +137,6 @@ def test_notebook_runs_with_ci_profile(path: Path, tmp_path: Path):
     assert not problems, f"{path.name} (ci profile): " + "; ".join(problems)
 
 
-def committed_metrics(path: Path) -> dict:
-    """The metrics printed by the committed notebook's last cell (``record_metrics`` prints them as JSON)."""
-    nb = nbformat.read(str(path), as_version=4)
-    last = [c for c in nb.cells if c.cell_type == "code"][-1]
-    text = "".join(o.get("text", "") for o in last.get("outputs", []) if o.get("output_type") == "stream")
-    start = text.find("{")
-    assert start >= 0, f"{path.name}: the last cell's stored output holds no metrics JSON; refresh the notebook"
-    return json.JSONDecoder().raw_decode(text[start:])[0]
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_committed_outputs_meet_quick_expectations(path: Path):
     """The stored default (quick) run recorded metrics within the ranges of tests/expectations (nbval then
@@ -156,3 +147,21 @@ def test_committed_outputs_meet_quick_expectations(path: Path):
         pytest.skip(f"{exp.name} has no 'quick' section")
     problems = check_expectations(committed_metrics(path), ranges)
     assert not problems, f"{path.name} (committed quick run): " + "; ".join(problems)
+
+
+PAPER_NOTEBOOKS = [p for p in NOTEBOOKS if 10 <= int(p.name[:2]) < 90]
+MAIN_KEYS = ("protocol", "uar", "uf1", "war", "uar_ci95", "chance_uar", "majority_uar", "control_uar")
+
+
+@pytest.mark.parametrize("path", PAPER_NOTEBOOKS, ids=_ids(PAPER_NOTEBOOKS))
+def test_committed_paper_run_learns_above_chance(path: Path):
+    """Issue 17: the paper's main model, in the committed quick run, has a UAR whose 95% subject-bootstrap
+    interval lies above chance, recorded with its yardsticks (majority baseline, positive control)."""
+    main = committed_metrics(path).get("main")
+    assert isinstance(main, dict), f"{path.name}: the last cell records no metrics['main'] ({MAIN_KEYS})"
+    missing = [k for k in MAIN_KEYS if k not in main]
+    assert not missing, f"{path.name}: metrics['main'] lacks {missing}"
+    lo, hi = main["uar_ci95"]
+    assert lo <= main["uar"] <= hi, f"{path.name}: UAR {main['uar']} outside its own interval {main['uar_ci95']}"
+    assert lo > main["chance_uar"], (f"{path.name}: the main model's UAR interval [{lo:.3f}, {hi:.3f}] does not lie "
+                                     f"above chance ({main['chance_uar']:.3f})")

@@ -85,3 +85,35 @@ def test_comparison_table_joins_runs_and_papers(tmp_path, composite_store):
 def test_split_protocol():
     assert PT.split_protocol("reddy2019_smic-loso") == ("reddy2019_smic", "loso")
     assert PT.split_protocol("casme2_5class") == ("casme2_5class", None)
+
+
+def _fake_notebook(path, metrics):
+    import json as _json
+
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"), nbformat.v4.new_code_cell("record_metrics(...)")]
+    nb.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=_json.dumps(metrics, indent=2))]
+    nbformat.write(nb, str(path))
+
+
+def test_course_main_results_reads_committed_outputs(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mer_utils.paper_tables import course_main_results
+    from mer_utils.plots import plot_main_results
+
+    main = {"protocol": "casme2_5class", "uar": 0.5, "uf1": 0.45, "war": 0.55, "uar_ci95": [0.4, 0.6],
+            "chance_uar": 0.2, "majority_uar": 0.2, "control_uar": 0.7}
+    _fake_notebook(tmp_path / "50_wei2022_aman.ipynb", {"data_source": "synthetic (quick)", "main": main})
+    _fake_notebook(tmp_path / "40_zhao2021_residual_sum_cropnet.ipynb", {"other": 1})
+    _fake_notebook(tmp_path / "02_evaluation.ipynb", {"other": 1})  # not a paper notebook: not listed
+    table = course_main_results(tmp_path)
+    assert table["notebook"].tolist() == ["40_zhao2021_residual_sum_cropnet", "50_wei2022_aman"]
+    row = table.set_index("paper").loc["wei2022"]
+    assert row["UAR"] == 0.5 and row["UAR 95% CI"] == [0.4, 0.6] and row["control (flow + SVM)"] == 0.7
+    assert row["paper reports"].startswith("WAR up to") or row["paper reports"].startswith("UAR up to")
+    assert pd.isna(table.set_index("paper").loc["zhao2021", "UAR"])
+    assert plot_main_results(table) is not None
