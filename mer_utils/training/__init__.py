@@ -24,7 +24,7 @@ reproduce a paper's subject-overlapping split, which is then recorded in the par
 """
 from .adapters import CallableMethod, FoldOutput, SklearnMethod, TorchMethod, as_fold_output, as_method
 from .checkpoints import fit_or_load, load_checkpoint, save_checkpoint
-from .crossval import FULL_HASH_BYTES, CVResult, cross_validate, inputs_fingerprint, load_fold_tables
+from .crossval import FULL_HASH_BYTES, CVResult, DamagedRunWarning, cross_validate, inputs_fingerprint, load_fold_tables
 from .dataset import REQUIRED_COLUMNS, ClipDataset, as_table, check_fold, check_table, class_names_from, fold_seed, \
     inner_split
 from .leakage import LEAKAGE_PROTOCOLS, FeatureMLP, LeakageResult, leakage_experiment
@@ -36,6 +36,6 @@ __all__ = [
     "load_checkpoint", "save_checkpoint", "FULL_HASH_BYTES", "CVResult", "cross_validate", "inputs_fingerprint",
     "load_fold_tables", "REQUIRED_COLUMNS", "ClipDataset", "as_table", "check_fold", "check_table",
     "class_names_from", "fold_seed", "inner_split", "LEAKAGE_PROTOCOLS", "FeatureMLP", "LeakageResult",
-    "leakage_experiment", "BALANCE_CHOICES", "SELECT_CHOICES", "FitResult", "TrainConfig", "balanced_indices",
+    "leakage_experiment", "DamagedRunWarning", "BALANCE_CHOICES", "SELECT_CHOICES", "FitResult", "TrainConfig", "balanced_indices",
     "epoch_order", "fit", "make_optimizer", "predict",
 ]

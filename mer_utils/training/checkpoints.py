@@ -33,7 +33,14 @@ def load_checkpoint(model, path: str | os.PathLike, device: Any = "cpu") -> dict
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No checkpoint at {path}.")
-    payload = torch.load(path, map_location=device, weights_only=False)
+    try:
+        payload = torch.load(path, map_location=device, weights_only=False)
+    except (RuntimeError, EOFError, OSError, ValueError) as err:  # truncated or not a torch file
+        raise RuntimeError(f"The checkpoint {path} is damaged or not a checkpoint ({type(err).__name__}: "
+                           f"{str(err)[:160]}). Move it away (or delete it) to retrain that model.") from err
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise RuntimeError(f"The checkpoint {path} holds no 'state_dict' (written by something else?). Move it "
+                           "away to retrain that model.")
     model.load_state_dict(payload.pop("state_dict"))
     return payload
 

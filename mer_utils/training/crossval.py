@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -154,11 +155,12 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
         test_uids = table["clip_uid"].to_numpy()[test_idx]
         done = fdir / "fold.json"
         if done.exists():
-            info = results.read_json(done)
-            fp = results.read_predictions(fdir / "predictions.csv")
-            if list(fp["clip_uid"]) != list(test_uids):
-                raise RuntimeError(f"{fdir}: finished fold holds predictions for other clips than fold {fold.name!r}; "
-                                   "refusing to overwrite it. Move the run folder away to recompute.")
+            info, fp, problem = _read_finished_fold(fdir, test_uids, C)
+            if problem is not None:
+                aside = _set_aside(fdir)
+                warnings.warn(f"{problem}: that fold is recomputed (the damaged files were kept in {aside}); the "
+                              "other finished folds are reused.", DamagedRunWarning, stacklevel=2)
+        if done.exists():
             seconds[fold.name] = info.get("seconds")
             if (fdir / "history.csv").exists():
                 histories[fold.name] = pd.read_csv(fdir / "history.csv")
@@ -195,6 +197,60 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
     results.atomic_write_json(folder / "metrics.json", metrics)
     results.atomic_write_json(folder / "timings.json", timings)
     return CVResult(predictions, metrics, folder, class_names, histories, timings, computed, resumed)
+
+
+class DamagedRunWarning(UserWarning):
+    """A finished fold's files were damaged (truncated, empty, unreadable): the fold is recomputed."""
+
+
+def _read_finished_fold(fdir: Path, test_uids, n_classes: int):
+    """``(info, predictions, problem)`` of a finished fold; ``problem`` names the damaged file, else ``None``.
+
+    A fold whose predictions are readable but hold **other clips** (the same number, different ids) is not
+    damage but a different run in this folder: that raises instead of being overwritten.
+    """
+    done, pfile = fdir / "fold.json", fdir / "predictions.csv"
+    try:
+        info = results.read_json(done)
+        if not isinstance(info, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as err:
+        return None, None, f"{done} is damaged ({err})"
+    try:
+        fp = results.read_predictions(pfile)
+    except FileNotFoundError:
+        return info, None, f"{pfile} is missing beside {done.name}"
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        return info, None, f"{pfile} is unreadable ({type(err).__name__}: {str(err)[:120]})"
+    needed = {"clip_uid", "true", "pred"}
+    if not needed <= set(fp.columns):
+        return info, None, f"{pfile} lacks the columns {sorted(needed - set(fp.columns))} (truncated?)"
+    got, want = [str(u) for u in fp["clip_uid"]], [str(u) for u in test_uids]
+    if got != want:
+        if len(got) < len(want) and got == want[:len(got)]:
+            return info, None, f"{pfile} is truncated ({len(got)} of {len(want)} test clips)"
+        if len(got) == len(want) and set(got) != set(want):
+            raise RuntimeError(f"{pfile}: this finished fold holds predictions for other clips than the fold "
+                               f"expects (e.g. {got[0]!r} instead of {want[0]!r}): another run's files in this "
+                               f"folder? Refusing to overwrite them; move {fdir} away to recompute that fold.")
+        return info, None, f"{pfile} does not match the fold's test clips ({len(got)} rows for {len(want)} clips)"
+    pred = pd.to_numeric(fp["pred"], errors="coerce")
+    if pred.isna().any() or (pred < 0).any() or (pred >= n_classes).any():
+        return info, None, f"{pfile} holds unreadable or out-of-range predictions"
+    return info, fp, None
+
+
+def _set_aside(fdir: Path) -> Path:
+    """Move a damaged fold folder to ``<run>/damaged/<fold>-<stamp>`` (outside ``folds/``, so nothing reads it
+    as a fold; never delete what a run wrote)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = fdir.parent.parent / "damaged"
+    base.mkdir(exist_ok=True)
+    aside, k = base / f"{fdir.name}-{stamp}", 1
+    while aside.exists():
+        aside, k = base / f"{fdir.name}-{stamp}-{k}", k + 1
+    fdir.rename(aside)
+    return aside
 
 
 def _fold_predictions(table: pd.DataFrame, fold_name: str, test_idx, out: FoldOutput, class_names) -> pd.DataFrame:
