@@ -104,6 +104,9 @@ def test_cache_hits_and_invalidates_on_a_parameter_change(table):
     changed = prepare("she2020", table, params={"n_frames": 8, "temporal": "uniform"}, workers=1, progress=False)
     assert changed.report.cached == 0 and changed.report.params_key != first.report.params_key
     assert not np.array_equal(changed.arrays["face"], first.arrays["face"])
+    # the prepared table names what made it (the cross-validation key includes it: issue 20)
+    assert first.table.attrs["preprocessing"]["params_key"] == first.report.params_key
+    assert changed.table.attrs["preprocessing"]["params_key"] == changed.report.params_key
     # regenerated data (new frame files) is not mistaken for the old
     path = table.iloc[0]["frame_paths"][3]
     img = cv2.imread(path)

@@ -268,3 +268,23 @@ def test_damaged_checkpoint_names_the_file(tmp_path):
     path.write_bytes(path.read_bytes()[:40])
     with pytest.raises(RuntimeError, match=r"model\.pt is damaged.*Move it away"):
         T.load_checkpoint(mlp(2), path)
+
+
+def test_changed_preprocessing_parameter_recomputes_the_folds(tmp_path):
+    """Issue 20: the cross-validation key includes the recipe, its version and its parameters' key (set by
+    preprocess.prepare on the table), so the same features from another preprocessing never reuse folds."""
+    from sklearn.linear_model import LogisticRegression
+
+    table, X = toy(n_subjects=3)
+    folds = loso(table)
+    runs = []
+    for crop in ("a", "a", "b"):
+        t = table.copy()
+        t.attrs["preprocessing"] = {"recipe": "she2020", "version": "1", "params_key": f"key-{crop}"}
+        data = T.ClipDataset(t, X)
+        assert data.table.attrs["preprocessing"]["params_key"] == f"key-{crop}"
+        runs.append(_cv(LogisticRegression(), data, folds, tmp_path))
+    assert runs[0].run_dir == runs[1].run_dir and runs[1].resumed == [f.name for f in folds]
+    assert runs[2].run_dir != runs[0].run_dir and runs[2].computed == [f.name for f in folds]
+    stored = results.read_json(runs[2].run_dir / "params.json")
+    assert stored["preprocessing"]["params_key"] == "key-b"

@@ -531,6 +531,10 @@ class _Preparation:
         out = self.table.copy()
         out["face_source"] = self.sources
         out["prep_ok"] = self.ok
+        # what made these inputs: part of the cross-validation key (mer_utils.training.cross_validate), so a
+        # changed detector, crop, TIM length or RoI never reuses folds computed from other inputs
+        out.attrs["preprocessing"] = {"recipe": self.rec.name, "version": self.rec.version,
+                                      "preprocess": PREPROCESS_VERSION, "params_key": self.report.params_key}
         for k in sorted({k for m in self.metas if m for k in m}):
             out[k] = [m.get(k) if m else None for m in self.metas]
         p = self.p

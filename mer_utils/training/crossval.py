@@ -131,6 +131,9 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
         "class_names": class_names, "subject_wise": bool(subject_wise), "data_source": data_source,
         "data": {"n_clips": len(table), "clips_labels_sha1": _sha1(table["clip_uid"] + "=" + table["label"].astype(str)),
                  "inputs_sha1": inputs_fingerprint(data)},
+        # the recipe, its version and its parameters' key when the table comes from preprocess.prepare
+        # (or a notebook passed them): changing any of them gives a fresh run folder
+        "preprocessing": _preprocessing_key(table, params),
         "folds": [{"name": n, "n_train": len(tr), "n_test": len(te), "test_sha1": _sha1(table["clip_uid"].to_numpy()[te])}
                   for n, (tr, te) in zip(names, checked)],
     }
@@ -197,6 +200,15 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
     results.atomic_write_json(folder / "metrics.json", metrics)
     results.atomic_write_json(folder / "timings.json", timings)
     return CVResult(predictions, metrics, folder, class_names, histories, timings, computed, resumed)
+
+
+def _preprocessing_key(table: pd.DataFrame, params: Mapping | None):
+    """The preprocessing that made the inputs: ``table.attrs["preprocessing"]`` (set by ``prepare``), else a
+    ``"preprocessing"`` entry of ``params``; ``None`` when neither says (inputs given directly)."""
+    found = (table.attrs or {}).get("preprocessing")
+    if found is None and isinstance(params, Mapping):
+        found = params.get("preprocessing")
+    return found
 
 
 class DamagedRunWarning(UserWarning):
