@@ -327,17 +327,18 @@ def _evaluate(node: ast.AST, names: Mapping[str, Any], resolve: Callable[[ast.AS
     return _OPAQUE
 
 
-def profile_types(notebook: str | Path) -> dict[str, tuple[type, ...]]:
-    """For each notebook parameter passed to ``resolve_profile(PROFILE, table, setting=PARAM, ...)``, the types
-    of that setting's non-``None`` values in the profile table (an int setting gives ``(int,)``, a float one
-    ``(float,)`` which also takes ints). Tables written inline, names assigned earlier from literals, and
-    ``alias.PROFILES`` of a module the notebook imports are understood; anything else is left out (no check)."""
+def profile_tables(notebook: str | Path) -> list[tuple[dict, dict[str, str]]]:
+    """Every ``resolve_profile(PROFILE, table, setting=PARAM, ...)`` call of the notebook that can be read without
+    running it: ``(table, {PARAM: setting})`` — the profile table (``{"ci": {...}, "quick": {...}, "full": {...}}``)
+    and which notebook parameter overrides which setting. Tables written inline, names assigned earlier from
+    literals, and ``alias.PROFILES`` of a module the notebook imports are understood; values that are not
+    literals read as ``<unknown>``; calls whose table cannot be read are left out."""
     import importlib
 
     cells = [c for c in _cells(notebook) if c.cell_type == "code"]
     names: dict[str, Any] = {}
     modules: dict[str, str] = {}
-    out: dict[str, tuple[type, ...]] = {}
+    found: list[tuple[dict, dict[str, str]]] = []
 
     def resolve(node: ast.AST) -> Any:
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
@@ -374,13 +375,24 @@ def profile_types(notebook: str | Path) -> dict[str, tuple[type, ...]]:
                 continue
             if not isinstance(table, Mapping):
                 continue
-            for keyword in node.keywords:
-                if keyword.arg is None or not isinstance(keyword.value, ast.Name):
-                    continue
-                values = [p.get(keyword.arg.lower()) for p in table.values() if isinstance(p, Mapping)]
-                kinds = tuple(dict.fromkeys(t for v in values for t in types_of(v)))
-                if kinds:
-                    out[keyword.value.id] = kinds
+            mapping = {kw.value.id: kw.arg.lower() for kw in node.keywords
+                       if kw.arg is not None and isinstance(kw.value, ast.Name)}
+            found.append((table, mapping))
+    return found
+
+
+def profile_types(notebook: str | Path) -> dict[str, tuple[type, ...]]:
+    """For each notebook parameter passed to ``resolve_profile(PROFILE, table, setting=PARAM, ...)``, the types
+    of that setting's non-``None`` values in the profile table (an int setting gives ``(int,)``, a float one
+    ``(float,)`` which also takes ints). Tables are read by :func:`profile_tables`; anything else is left out
+    (no check)."""
+    out: dict[str, tuple[type, ...]] = {}
+    for table, mapping in profile_tables(notebook):
+        for param, setting in mapping.items():
+            values = [p.get(setting) for p in table.values() if isinstance(p, Mapping)]
+            kinds = tuple(dict.fromkeys(t for v in values for t in types_of(v)))
+            if kinds:
+                out[param] = kinds
     return out
 
 
@@ -443,4 +455,4 @@ def check_seed(seed: Any, name: str = "SEED") -> int:
 
 __all__ = ["ParameterError", "Constraint", "CONSTRAINTS", "SUFFIX_CONSTRAINTS", "constraint_for", "types_of",
            "describe_types", "value_problem", "check_value", "check_parameters", "parameter_defaults",
-           "profile_types", "check_train_config", "check_seed", "OPTIMIZERS", "DEVICE_PATTERN"]
+           "profile_tables", "profile_types", "check_train_config", "check_seed", "OPTIMIZERS", "DEVICE_PATTERN"]
