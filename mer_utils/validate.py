@@ -307,6 +307,12 @@ def _evaluate(node: ast.AST, names: Mapping[str, Any], resolve: Callable[[ast.AS
         return {_evaluate(k, names, resolve): _evaluate(v, names, resolve) for k, v in zip(node.keys, node.values)}
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
         return {k.arg: _evaluate(k.value, names, resolve) for k in node.keywords if k.arg is not None}
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("range", "list", "tuple")
+            and not node.keywords and 0 < len(node.args) <= (3 if node.func.id == "range" else 1)):
+        args = [_evaluate(a, names, resolve) for a in node.args]  # range(1, 12), list(range(...))
+        if node.func.id == "range":
+            return list(range(*args)) if all(isinstance(a, int) and not isinstance(a, bool) for a in args) else _OPAQUE
+        return list(args[0]) if isinstance(args[0], (list, tuple)) else _OPAQUE
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         value = _evaluate(node.operand, names, resolve)
         return value if value is _OPAQUE or isinstance(node.op, ast.UAdd) else -value
