@@ -8,6 +8,8 @@ Usage (``scripts/course.sh`` sets up the environment, then calls this)::
     python -m mer_utils.course run --notebook 30 -p EPOCHS 5 -p DEVICE cuda
     python -m mer_utils.course list                         # notebooks and their parameters
     python -m mer_utils.course refresh 00                   # maintainers: store a notebook's default outputs
+    python -m mer_utils.course plan --profile full          # cost plan: GPU-hours, GPU/host memory, disk (mer_utils.plan)
+    python -m mer_utils.course plan --profile full --notebook 50 --json
 
 Every check (notebook names, profile, parameter names and values: types from the parameters cell's defaults
 and the notebook's profile table, ranges from :data:`mer_utils.validate.CONSTRAINTS`) happens before anything
@@ -341,6 +343,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-data", action="store_true", help="do not generate the synthetic data first")
     r.add_argument("--kernel", default=KERNEL_NAME, help="Jupyter kernel name (default python3)")
     sub.add_parser("list", help="list the notebooks and their parameters")
+    c = sub.add_parser("plan", help="estimated GPU-hours (one H100), peak GPU / host memory and disk per notebook "
+                       "(computed from the settings and the data's size; see mer_utils.plan)")
+    c.add_argument("--notebook", "-n", action="append", help="notebook number or name (repeatable; default: all, "
+                   "plus the synthetic data)")
+    c.add_argument("--profile", default="full", help=f"one of {PROFILES} (default full)")
+    c.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
+                   help="a notebook parameter (value parsed as YAML), repeatable, e.g. -p EPOCHS 10")
+    c.add_argument("--json", action="store_true", help="a JSON list: one object per notebook (notebook, gpu_hours, "
+                   "gpu_gb, host_gb, disk_gb, kind, stages, notes), the last one the total (notebook 'total')")
+    c.add_argument("--stages", action="store_true", help="also print each notebook's stages and their formulas' inputs")
     f = sub.add_parser("refresh", help="maintainers: execute notebooks in place with default parameters")
     f.add_argument("notebooks", nargs="+")
     f.add_argument("--kernel", default=KERNEL_NAME)
@@ -353,6 +365,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             for nb in list_notebooks():
                 print(f"{nb.name}: " + ", ".join(f"{k}={v}" for k, v in declared_parameters(nb).items()))
+            return 0
+        if args.command == "plan":
+            from . import plan as cost
+
+            params = {name: parse_value(value) for name, value in args.param}
+            rows = cost.plan(args.profile, args.notebook, params)
+            if args.json:
+                print(json.dumps(rows, indent=1, default=float))
+            else:
+                print(f"Cost plan, profile {args.profile!r} (estimates; constants and formulas in mer_utils/plan.py):")
+                print(cost.format_table(rows, markdown=False))
+                if args.stages:
+                    print(cost.format_stages(rows))
             return 0
         if args.command == "refresh":
             results = refresh(args.notebooks, args.kernel)

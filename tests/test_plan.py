@@ -1,0 +1,73 @@
+"""The cost plan (mer_utils.plan, issue 20 item 1): FLOP counts against a hand calculation, the formulas, the JSON
+rows and their total, and that the notebooks' settings drive the estimate."""
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from mer_utils import course
+from mer_utils import plan as P
+from mer_utils.plan_notebooks import ESTIMATORS
+
+
+def tiny_net():
+    return nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 3 * 3, 3))
+
+
+def test_flops_of_a_tiny_conv_net_match_a_hand_calculation():
+    prof = P.profile_model(tiny_net, (1, 1, 5, 5))
+    conv = 2 * (2 * 3 * 3) * (1 * 3 * 3)  # 2 FLOP x output elements x multiply-adds per output
+    linear = 2 * 18 * 3
+    assert prof.flops == conv + linear == 432
+    assert prof.params == (2 * 9 + 2) + (18 * 3 + 3)
+    assert prof.trainable == prof.params and prof.state_bytes == 4 * prof.params
+    assert prof.ops == 3 and prof.activation_bytes == 4 * (18 + 18 + 3)  # conv, relu, addmm (flatten: a view)
+
+
+def test_train_stage_follows_its_formula():
+    prof = P.ModelProfile(flops=1e9, ops=100, activation_bytes=1e6, params=1000, trainable=500, state_bytes=4000)
+    one = P.train_stage("x", prof, epochs=1, batch=10, train_samples=1000, folds=3, checkpoint=True)
+    two = P.train_stage("x", prof, epochs=2, batch=10, train_samples=1000, folds=3, checkpoint=True)
+    step = max(3 * 10 * 1e9 / P.EFFECTIVE_FLOP_PER_S, 3 * 100 * P.OP_OVERHEAD_S)
+    assert one.seconds == pytest.approx(100 * step + 1000 * P.SAMPLE_OVERHEAD_S)
+    assert two.seconds == pytest.approx(2 * one.seconds)
+    assert one.disk_bytes == 3 * (4000 + P.RESULT_BYTES_PER_FOLD)
+    assert one.gpu_bytes == 4 * (1000 + 3 * 500) + 10 * 1e6
+
+
+def test_rows_have_the_issue_keys_and_the_total_is_their_sum(monkeypatch):
+    def fake(slug, settings):
+        gb = len(slug) * P.GB
+        return P.NotebookPlan(slug, [P.Stage("a", 3600.0, gb, gb, gb), P.Stage("b", 1800.0, 0, 0, gb)])
+
+    monkeypatch.setattr("mer_utils.plan_notebooks.ESTIMATORS", {k: fake for k in ESTIMATORS})
+    rows = P.plan("full", ["10", "20"])
+    assert [r["notebook"] for r in rows] == ["10_she2020_multiple_aggregation", "20_peng2018_macro_to_micro", "total"]
+    for r in rows:
+        assert {"notebook", "gpu_hours", "gpu_gb", "host_gb", "disk_gb"} <= set(r)
+    body, total = rows[:-1], rows[-1]
+    assert body[0]["gpu_hours"] == 1.5 and body[0]["disk_gb"] == pytest.approx(2 * len(body[0]["notebook"]))
+    for key in ("gpu_hours", "disk_gb"):
+        assert total[key] == pytest.approx(sum(r[key] for r in body))
+    for key in ("gpu_gb", "host_gb"):
+        assert total[key] == max(r[key] for r in body)
+    json.dumps(rows)
+
+
+def test_settings_are_read_from_the_notebook_and_parameters_override_them():
+    s = P.notebook_settings("notebooks/50_wei2022_aman.ipynb", "full")
+    assert s["factors"] == list(range(1, 12)) and s["n_grid"] == list(range(1, 21)) and s["epochs"] == 50
+    assert P.notebook_settings("notebooks/50_wei2022_aman.ipynb", "full", {"K": 7, "SEED": 3})["ceiling"] == 7
+    with pytest.raises(ValueError, match="sets no profile setting"):
+        P.notebook_settings("notebooks/50_wei2022_aman.ipynb", "full", {"NOT_A_PARAMETER": 1})
+
+
+def test_a_setting_changes_the_estimate_of_a_real_notebook(capsys):
+    base = P.plan("full", ["30"])[0]
+    fewer = P.plan("full", ["30"], {"EPOCHS": 10})[0]
+    assert base["notebook"] == "30_reddy2019_3d_cnn" and base["gpu_hours"] > 0
+    assert fewer["gpu_hours"] < base["gpu_hours"] / 5
+    assert course.main(["plan", "--profile", "full", "--notebook", "30", "--json", "-p", "EPOCHS", "10"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["gpu_hours"] == fewer["gpu_hours"] and rows[-1]["notebook"] == "total"
