@@ -333,6 +333,33 @@ def format_stages(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+README_START, README_END = "<!-- plan-table:start -->", "<!-- plan-table:end -->"
+
+
+def update_readme(path: str | Path | None = None, profile: str = "full") -> str:
+    """Regenerate the plan's table in the README (between :data:`README_START` and :data:`README_END`):
+    ``python -m mer_utils.plan --update-readme``. Returns the table."""
+    from .paths import repo_path
+
+    path = Path(path) if path else repo_path("README.md")
+    text = path.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{path} has no {README_START} ... {README_END} block to fill.")
+    table = format_table(plan(profile))
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    path.write_text(f"{head}{README_START}\n{table}\n{README_END}{tail}")
+    return table
+
+
 __all__ = ["ModelProfile", "profile_model", "Stage", "NotebookPlan", "train_stage", "cache_stage", "plan",
            "total_row", "format_table", "format_stages", "notebook_settings", "protocol_table", "loso_train",
-           "TARGETS", "EFFECTIVE_FLOP_PER_S", "H100_BF16_DENSE_PEAK", "UTILISATION"]
+           "TARGETS", "EFFECTIVE_FLOP_PER_S", "H100_BF16_DENSE_PEAK", "UTILISATION", "update_readme"]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    if sys.argv[1:] != ["--update-readme"]:
+        sys.exit("usage: python -m mer_utils.plan --update-readme   (the table: python -m mer_utils.course plan)")
+    print(update_readme())
