@@ -8,6 +8,7 @@ Usage (``scripts/course.sh`` sets up the environment, then calls this)::
     python -m mer_utils.course run --notebook 30 -p EPOCHS 5 -p DEVICE cuda
     python -m mer_utils.course list                         # notebooks and their parameters
     python -m mer_utils.course refresh 00                   # maintainers: store a notebook's default outputs
+    python -m mer_utils.course site [--run runs/<stamp>]    # the static course site (mer_utils.site)
 
 Every check (notebook names, profile, parameter names and values: types from the parameters cell's defaults
 and the notebook's profile table, ranges from :data:`mer_utils.validate.CONSTRAINTS`) happens before anything
@@ -344,6 +345,12 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("refresh", help="maintainers: execute notebooks in place with default parameters")
     f.add_argument("notebooks", nargs="+")
     f.add_argument("--kernel", default=KERNEL_NAME)
+    s = sub.add_parser("site", help="build the static course site (HTML) from executed notebooks, without "
+                       "re-executing them")
+    s.add_argument("--run", help="a run folder (runs/<stamp>-<profile>) or a folder of executed notebooks "
+                   "(default: the committed notebooks/)")
+    s.add_argument("--out", help="build folder (default runs/site): src/ (generated Sphinx project) and html/")
+    s.add_argument("--verbose", action="store_true", help="show Sphinx's progress and warnings")
     return p
 
 
@@ -353,6 +360,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             for nb in list_notebooks():
                 print(f"{nb.name}: " + ", ".join(f"{k}={v}" for k, v in declared_parameters(nb).items()))
+            return 0
+        if args.command == "site":
+            from .site import SiteError, build_site
+
+            try:
+                t0 = time.time()
+                html = build_site(args.run, args.out, quiet=not args.verbose)
+            except SiteError as exc:
+                raise CourseError(str(exc)) from exc
+            print(f"[site] built in {time.time() - t0:.0f} s: open {html / 'index.html'}")
             return 0
         if args.command == "refresh":
             results = refresh(args.notebooks, args.kernel)

@@ -5,12 +5,13 @@
 #   scripts/course.sh --notebook 10 --profile full      # one notebook, the paper's settings
 #   scripts/course.sh --notebook 30 -p EPOCHS 5         # pass notebook parameters
 #   scripts/course.sh list                              # notebooks and their parameters
+#   scripts/course.sh site [--run runs/<stamp>-<profile>]   # HTML site from executed notebooks (runs/site/html)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/bootstrap.sh"
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
 cd "$ROOT"
 case "${1:-}" in
-    list|refresh|run) exec "$ROOT/.venv/bin/python" -m mer_utils.course "$@" ;;
+    list|refresh|run|site) exec "$ROOT/.venv/bin/python" -m mer_utils.course "$@" ;;
     *) exec "$ROOT/.venv/bin/python" -m mer_utils.course run "$@" ;;
 esac
