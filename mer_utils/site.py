@@ -113,9 +113,14 @@ def comparison_cells(notebook: Path) -> list[dict]:
     without text streams."""
     nb = json.loads(notebook.read_text())
     cells, keep = [], False
-    for cell in nb["cells"]:
+    empty = {"cell_type": "markdown", "metadata": {},
+             "source": f"*No stored table or figure in this build (`scripts/course.sh refresh {notebook.stem[:2]}` "
+                       "stores them).*"}
+    for cell in nb["cells"] + [{"cell_type": "markdown", "source": "## (end)"}]:
         heading = _heading(cell)
         if heading is not None:
+            if keep and cells[-1]["cell_type"] == "markdown":
+                cells.append(dict(empty))  # the previous selected section showed nothing
             keep = bool(COMPARISON_SECTIONS.match(heading))
             if keep:
                 cells.append({"cell_type": "markdown", "metadata": {}, "source": "#" + heading})
