@@ -10,6 +10,7 @@ Usage (``scripts/course.sh`` sets up the environment, then calls this)::
     python -m mer_utils.course refresh 00                   # maintainers: store a notebook's default outputs
     python -m mer_utils.course plan --profile full          # cost plan: GPU-hours, GPU/host memory, disk (mer_utils.plan)
     python -m mer_utils.course plan --profile full --notebook 50 --json
+    python -m mer_utils.course site [--run runs/<stamp>]    # the static course site (mer_utils.site)
 
 Every check (notebook names, profile, parameter names and values: types from the parameters cell's defaults
 and the notebook's profile table, ranges from :data:`mer_utils.validate.CONSTRAINTS`) happens before anything
@@ -356,6 +357,12 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("refresh", help="maintainers: execute notebooks in place with default parameters")
     f.add_argument("notebooks", nargs="+")
     f.add_argument("--kernel", default=KERNEL_NAME)
+    s = sub.add_parser("site", help="build the static course site (HTML) from executed notebooks, without "
+                       "re-executing them")
+    s.add_argument("--run", help="a run folder (runs/<stamp>-<profile>) or a folder of executed notebooks "
+                   "(default: the committed notebooks/)")
+    s.add_argument("--out", help="build folder (default runs/site): src/ (generated Sphinx project) and html/")
+    s.add_argument("--verbose", action="store_true", help="show Sphinx's progress and warnings")
     return p
 
 
@@ -378,6 +385,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(cost.format_table(rows, markdown=False))
                 if args.stages:
                     print(cost.format_stages(rows))
+            return 0
+        if args.command == "site":
+            from .site import SiteError, build_site
+
+            try:
+                t0 = time.time()
+                html = build_site(args.run, args.out, quiet=not args.verbose)
+            except SiteError as exc:
+                raise CourseError(str(exc)) from exc
+            print(f"[site] built in {time.time() - t0:.0f} s: open {html / 'index.html'}")
             return 0
         if args.command == "refresh":
             results = refresh(args.notebooks, args.kernel)

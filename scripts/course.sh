@@ -6,12 +6,13 @@
 #   scripts/course.sh --notebook 30 -p EPOCHS 5         # pass notebook parameters
 #   scripts/course.sh list                              # notebooks and their parameters
 #   scripts/course.sh plan --profile full [--json]      # cost plan: GPU-hours, memory, disk per notebook
+#   scripts/course.sh site [--run runs/<stamp>-<profile>]   # HTML site from executed notebooks (runs/site/html)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/bootstrap.sh"
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
 cd "$ROOT"
 case "${1:-}" in
-    list|refresh|run|plan) exec "$ROOT/.venv/bin/python" -m mer_utils.course "$@" ;;
+    list|refresh|run|plan|site) exec "$ROOT/.venv/bin/python" -m mer_utils.course "$@" ;;
     *) exec "$ROOT/.venv/bin/python" -m mer_utils.course run "$@" ;;
 esac

@@ -47,3 +47,25 @@ def composite_store():
                          class_names=["a", "b", "c"], root=root, progress=False, device="cpu")
 
     return write
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say where the browser test (tests/test_browser.py) left its screenshots, when it ran in this session
+    (on any xdist worker: the folder's files are newer than the session's start)."""
+    try:
+        from test_browser import artifact_dir  # tests/ is on sys.path (pytest's default import mode)
+    except ImportError:
+        return
+    folder = artifact_dir()
+    start = getattr(config, "_mer_session_start", None)
+    if start is None or not folder.is_dir():
+        return
+    shots = [p for p in folder.glob("*.png") if p.stat().st_mtime >= start]
+    if shots:
+        terminalreporter.write_line(f"browser test: {len(shots)} JupyterLab screenshot(s) in {folder}")
+
+
+def pytest_configure(config):
+    import time
+
+    config._mer_session_start = time.time()
