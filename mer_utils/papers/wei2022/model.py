@@ -101,6 +101,14 @@ def _is_mini_xception(net: nn.Module) -> bool:
     return all(hasattr(net, n) for n in ("conv1", "bn1", "conv2", "bn2", "blocks", "classifier"))
 
 
+def backbone_dims(net: nn.Module) -> tuple[int, int]:
+    """``(trunk_channels, feature_dim)`` of a ResNet-18 (256, 512) or the FER2013 mini-Xception (64, 128)."""
+    if _is_mini_xception(net):
+        last = net.blocks[-1]
+        return last.shortcut.in_channels, last.shortcut.out_channels
+    return net.layer4[0].conv1.in_channels, net.layer4[-1].conv2.out_channels
+
+
 def split_backbone(backbone: nn.Module | None = None) -> tuple[nn.Sequential, nn.Sequential, int, int]:
     """``(trunk, last_block, trunk_channels, feature_dim)`` of a backbone (deep copies; it is left unchanged).
 
@@ -114,9 +122,8 @@ def split_backbone(backbone: nn.Module | None = None) -> tuple[nn.Sequential, nn
         relu = nn.ReLU()
         trunk = nn.Sequential(copy.deepcopy(net.conv1), copy.deepcopy(net.bn1), relu, copy.deepcopy(net.conv2),
                               copy.deepcopy(net.bn2), relu, *(copy.deepcopy(b) for b in net.blocks[:-1]))
-        last = net.blocks[-1]
-        head = nn.Sequential(copy.deepcopy(last), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        return trunk, head, last.shortcut.in_channels, last.shortcut.out_channels
+        head = nn.Sequential(copy.deepcopy(net.blocks[-1]), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        return trunk, head, *backbone_dims(net)
     for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
         if not hasattr(net, name):
             raise ValueError(f"backbone must be a torchvision ResNet-18 or the FER2013 MiniXception of "
@@ -124,7 +131,7 @@ def split_backbone(backbone: nn.Module | None = None) -> tuple[nn.Sequential, nn
     trunk = nn.Sequential(*(copy.deepcopy(getattr(net, n)) for n in
                             ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3")))
     head = nn.Sequential(copy.deepcopy(net.layer4), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    return trunk, head, net.layer4[0].conv1.in_channels, net.layer4[-1].conv2.out_channels
+    return trunk, head, *backbone_dims(net)
 
 
 def resnet18_trunk_and_head(backbone: nn.Module | None = None) -> tuple[nn.Sequential, nn.Sequential]:
@@ -164,7 +171,7 @@ class AMAN(nn.Module):
         if inputs == "pooled":  # the backbone ran beforehand; only MA, FA and the classifier are learnt
             self.trunk = self.head = None
             self.trunk_channels = None
-            dim = feature_dim or (split_backbone(backbone)[3] if backbone is not None else FEATURE_DIM)
+            dim = feature_dim or (backbone_dims(backbone)[1] if backbone is not None else FEATURE_DIM)
         else:
             self.trunk, self.head, self.trunk_channels, dim = split_backbone(backbone)
             for p in self.trunk.parameters():

