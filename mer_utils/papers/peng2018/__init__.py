@@ -41,6 +41,7 @@ _EXPORTS = {
         "run_stage", "stage_checkpoint", "select_folds"),
     "report": ("confusion_percent", "hde_scores", "cde_scores", "PAPER_METHOD", "table_i", "compare_hde",
         "compare_cde", "settings_vs_paper", "upright_labels", "plot_confusions_vs_paper", "plot_examples",
-        "augmentation_examples", "plot_image_row", "hde_metrics", "cde_metrics", "ablation_table", "run_summaries", "CLAIMS", "claims_table"),
+        "augmentation_examples", "plot_image_row", "hde_metrics", "cde_metrics", "ablation_table", "run_summaries",
+        "CLAIMS", "claims_table"),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -72,7 +72,8 @@ def load_macro_table(sets: Sequence[str] = ("fer2013", "ckplus"), data_root=None
     frames of each labelled sequence (the paper takes three). Returns ``(table, dropped)``: ``table`` has the
     image columns plus ``clip_uid`` (image id), ``subject_uid``, ``label`` (0..4), ``label_name`` (I..V),
     ``source`` (licensed / synthetic / folder) and ``identity`` (the synthetic identity of each image, ``None``
-    for licensed images: :mod:`~.identities`), ``dropped`` the images whose emotion has no class among I-V (with the reason).
+    for licensed images: :mod:`~.identities`), ``dropped`` the images whose emotion has no class among I-V
+    (with the reason).
     """
     import pandas as pd
 

@@ -488,7 +488,7 @@ PROFILES = {
            "blocks_per_stage": 1, "epochs": 1, "batch_size": 64, "lr": 1e-3, "svm_grid": "tiny", "inner_folds": 2,
            "branches_alone": True, "synthetic_size": "quick", "max_folds": 2},
     "quick": {"input": "onset_flow", "n_frames": 8, "scale": 0.25, "flow_scale": 0.5, "width": 8,
-              "blocks_per_stage": 1, "epochs": 8, "batch_size": 64, "lr": 1e-3, "svm_grid": "small",
+              "blocks_per_stage": 1, "epochs": 6, "batch_size": 64, "lr": 1e-3, "svm_grid": "small",
               "inner_folds": 3, "branches_alone": True, "synthetic_size": "quick", "max_folds": None},
     "full": {"input": "frames", "n_frames": 64, "scale": 1.0, "flow_scale": 1.0, "width": 16, "blocks_per_stage": 3,
              "epochs": 500, "batch_size": 64, "lr": 5e-4, "svm_grid": "default", "inner_folds": 3,
@@ -610,7 +610,8 @@ def aggregation_predictions(run, table) -> dict:
 
     tables = load_fold_tables(getattr(run, "run_dir", run), "aggregations")
     if not tables:
-        raise FileNotFoundError("aggregation_predictions: no fold has aggregations.csv; run run_multiple_aggregation().")
+        raise FileNotFoundError("aggregation_predictions: no fold has aggregations.csv; run "
+                                "run_multiple_aggregation() first.")
     allp = pd.concat([t.assign(fold=f) for f, t in tables.items()], ignore_index=True)
     allp = allp.merge(table[["clip_uid", "subject_uid"]], on="clip_uid", how="left")
     return {a: allp[allp["aggregation"] == a].reset_index(drop=True) for a in aggregation_choices()
