@@ -9,6 +9,8 @@ Sec. III-A ResNet-10 (cvgj, pre-activation)  :class:`~.model.ResNet10`, :func:`~
 apex frame, face crop, 224x224               :class:`~.recipe.Peng2018` (recipe ``peng2018``)
 Sec. III-B macro set, objective classes      :mod:`~.macro`: :data:`~.macro.MACRO_TO_OBJECTIVE`,
 I-V, random 9:1 split                        :func:`~.macro.load_macro_table`, :func:`~.macro.random_test_split`
+(no micro subject in the macro set)          :mod:`~.identities`: :func:`~.identities.exclude_identities`
+(quick: apex - onset input)                  :func:`~.pipeline.difference_image`, :func:`~.pipeline.micro_images`
 Sec. III-B/C resampling and augmentation     :mod:`~.augment`: :func:`~.augment.balanced_resample`,
 (colour shift, rotation, smoothing;          :class:`~.augment.PengAugment`, :func:`~.augment.random_corner_crop`,
 CDE 240 -> 224 corner crops)                 :class:`~.augment.BatchAugment`
@@ -33,10 +35,13 @@ _EXPORTS = {
         "random_corner_crop", "center_crop", "BatchAugment"),
     "macro": ("OBJECTIVE_CLASSES", "MACRO_TO_OBJECTIVE", "IMAGE_EXTENSIONS", "load_emotion_folder",
         "load_macro_table", "prepare_macro_images", "random_test_split"),
-    "pipeline": ("ImageInputs", "INITS", "PengStage", "PROFILES", "cde_resize", "make_stage", "show_progress",
+    "identities": ("synthetic_identities", "micro_identities", "exclude_identities"),
+    "pipeline": ("MICRO_INPUTS", "DIFFERENCE_GAIN", "HDE_DIFFERENCE_AUGMENT", "difference_image", "micro_images",
+        "ImageInputs", "INITS", "PengStage", "PROFILES", "cde_resize", "make_stage", "show_progress",
         "run_stage", "stage_checkpoint", "select_folds"),
     "report": ("confusion_percent", "hde_scores", "cde_scores", "PAPER_METHOD", "table_i", "compare_hde",
         "compare_cde", "settings_vs_paper", "upright_labels", "plot_confusions_vs_paper", "plot_examples",
-        "augmentation_examples", "plot_image_row", "hde_metrics", "cde_metrics", "ablation_table"),
+        "augmentation_examples", "plot_image_row", "hde_metrics", "cde_metrics", "ablation_table", "run_summaries",
+        "CLAIMS", "claims_table"),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .identities import synthetic_identities
 from .pipeline import show_progress
 
 
@@ -69,8 +70,10 @@ def load_macro_table(sets: Sequence[str] = ("fer2013", "ckplus"), data_root=None
     under ``DATA_ROOT`` when present, else the synthetic sets in their formats); ``folder`` adds a folder of
     :func:`load_emotion_folder` (Oulu-CASIA / JAFFE / MUG exports). CK+ contributes the last ``ck_last_k``
     frames of each labelled sequence (the paper takes three). Returns ``(table, dropped)``: ``table`` has the
-    image columns plus ``clip_uid`` (image id), ``subject_uid``, ``label`` (0..4) and ``label_name`` (I..V),
-    ``dropped`` the images whose emotion has no class among I-V (with the reason).
+    image columns plus ``clip_uid`` (image id), ``subject_uid``, ``label`` (0..4), ``label_name`` (I..V),
+    ``source`` (licensed / synthetic / folder) and ``identity`` (the synthetic identity of each image, ``None``
+    for licensed images: :mod:`~.identities`), ``dropped`` the images whose emotion has no class among I-V
+    (with the reason).
     """
     import pandas as pd
 
@@ -84,9 +87,12 @@ def load_macro_table(sets: Sequence[str] = ("fer2013", "ckplus"), data_root=None
             raise ValueError(f"load_macro_table: unknown macro set {name!r}; expected 'fer2013' or 'ckplus' "
                              "(other sets: export them to emotion folders and pass folder=...).")
         opts = {"last_k": ck_last_k} if name == "ckplus" else {}
-        parts.append(load_dataset(name, data_root=data_root, synthetic_size=synthetic_size, verbose=verbose, **opts))
+        part = load_dataset(name, data_root=data_root, synthetic_size=synthetic_size, verbose=verbose, **opts)
+        source = part.attrs.get("source", "licensed")
+        part = part.assign(source=source, identity=synthetic_identities(part, source, part.attrs.get("root")))
+        parts.append(part)
     if folder is not None:
-        parts.append(load_emotion_folder(folder))
+        parts.append(load_emotion_folder(folder).assign(source="folder", identity=None))
     if not parts:
         raise ValueError("load_macro_table: no macro set given (sets=() and folder=None).")
     table = pd.concat(parts, ignore_index=True)

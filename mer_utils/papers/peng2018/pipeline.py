@@ -19,6 +19,46 @@ import numpy as np
 
 from .augment import HDE_AUGMENT, MACRO_AUGMENT, BatchAugment, PengAugment, balanced_resample
 
+#: Micro-stage inputs: ``"apex"`` = the apex frame (the paper, Sec. III-C); ``"difference"`` = apex - onset
+#: (:func:`difference_image`), the quick profile's view of the movement.
+MICRO_INPUTS = ("apex", "difference")
+#: Grey levels per unit of apex - onset difference in :func:`difference_image` (|differences| above 127/4
+#: saturate; the synthetic and real micro-movements change most pixels by a few grey levels).
+DIFFERENCE_GAIN = 4.0
+#: HDE augmentation on difference images: the paper's rotation (8 degrees); its colour shift is dropped
+#: because the same shift added to apex and onset cancels in their difference.
+HDE_DIFFERENCE_AUGMENT = PengAugment(color_shift=0, max_rotation=8.0, max_smoothing=0, p=0.5)
+
+
+def difference_image(apex: np.ndarray, onset: np.ndarray, gain: float = DIFFERENCE_GAIN) -> np.ndarray:
+    """The movement from onset to apex as a grey uint8 image: ``128 + gain * (apex - onset)``, clipped.
+
+    Peng et al. feed the apex frame alone (Sec. III-C); on the quick profile's small faces a micro-movement
+    shifts an edge by about a pixel, which the apex frame alone barely shows, while the difference of the two
+    aligned frames (the same landmark transform, :class:`~.recipe.Peng2018Params` ``onset=True``) isolates it.
+    Stored as uint8 so the paper's augmentations (rotation, corner crops) apply unchanged: a rotation or crop
+    of the difference is the difference of the rotated or cropped frames.
+    """
+    apex, onset = np.asarray(apex), np.asarray(onset)
+    if apex.shape != onset.shape:
+        raise ValueError(f"difference_image: apex {apex.shape} and onset {onset.shape} differ; prepare both with "
+                         "the same recipe parameters (peng2018 with onset=True).")
+    diff = apex.astype(np.float32) - onset.astype(np.float32)
+    return np.clip(np.rint(128.0 + float(gain) * diff), 0, 255).astype(np.uint8)
+
+
+def micro_images(arrays, micro_input: str = "apex") -> np.ndarray:
+    """The micro-stage images of a ``peng2018`` preparation (``prep.arrays``): the apex frames, or
+    :func:`difference_image` of apex and onset (needs the recipe's ``onset=True``)."""
+    if micro_input not in MICRO_INPUTS:
+        raise ValueError(f"micro_input={micro_input!r}: expected one of {MICRO_INPUTS}.")
+    if micro_input == "apex":
+        return np.asarray(arrays["apex"])
+    if "onset" not in arrays:
+        raise KeyError("micro_input='difference' needs the onset frames: prepare the 'peng2018' recipe with "
+                       "params={'onset': True}.")
+    return difference_image(arrays["apex"], arrays["onset"])
+
 
 # ==================================================================================================
 # Model inputs for the shared training loop
@@ -180,23 +220,29 @@ which the runner resumes fold by fold anyway) and predict the test clips. No epo
 #: (step 10, gamma 0.5), 50 epochs, 200 images per class; CDE batch 10, lr 1e-3, step 20 gamma 0.1,
 #: weight decay 0.05, classes resampled to equal counts, 240 -> 224 corner crops. The paper gives no epoch
 #: count for CDE (we use HDE's 50) and states the momentum only for the macro stage (we keep 0.9).
-#: ``quick`` / ``ci`` shrink the image size, the resampled class sizes and the epochs (and raise the HDE
-#: learning rate, since a few epochs at 1e-4 barely move the weights) so that the chain runs on a CPU in minutes.
+#: ``quick`` / ``ci`` shrink the image size, the resampled class sizes and the epochs so that the chain runs on a
+#: CPU in minutes, and feed the micro stages the apex - onset difference (``micro_input="difference"``,
+#: :func:`difference_image`): at 48 pixels the apex frame alone carries a micro-movement of about a pixel.
+#: With the difference input and few epochs they raise the micro learning rates to 0.01 (a few epochs at 1e-4
+#: barely move the weights) and drop the HDE colour shift (it cancels in a difference).
 #: ``*_per_class`` = images per class after resampling (None = up to the largest class);
 #: ``cde_folds_per_dataset`` = None runs every LOSO fold, k keeps the first k test subjects of each dataset.
 PROFILES = {
-    "full": {"image_size": 224, "macro_per_class": 5000, "macro_epochs": 100, "macro_batch": 50, "macro_lr": 0.01,
-             "macro_step": 20, "hde_per_class": 200, "hde_epochs": 50, "hde_batch": 100, "hde_lr": 1e-4,
-             "hde_step": 10, "cde_epochs": 50, "cde_batch": 10, "cde_lr": 1e-3, "cde_step": 20,
-             "cde_weight_decay": 0.05, "cde_folds_per_dataset": None, "ablation": True, "synthetic_size": "paper"},
-    "quick": {"image_size": 48, "macro_per_class": 100, "macro_epochs": 3, "macro_batch": 25, "macro_lr": 0.01,
-              "macro_step": 2, "hde_per_class": 25, "hde_epochs": 4, "hde_batch": 15, "hde_lr": 1e-3,
-              "hde_step": 3, "cde_epochs": 3, "cde_batch": 16, "cde_lr": 1e-3, "cde_step": 2,
-              "cde_weight_decay": 0.05, "cde_folds_per_dataset": None, "ablation": True, "synthetic_size": "quick"},
-    "ci": {"image_size": 32, "macro_per_class": 20, "macro_epochs": 1, "macro_batch": 25, "macro_lr": 0.01,
-           "macro_step": 1, "hde_per_class": 8, "hde_epochs": 1, "hde_batch": 20, "hde_lr": 1e-3, "hde_step": 1,
-           "cde_epochs": 1, "cde_batch": 10, "cde_lr": 1e-3, "cde_step": 1, "cde_weight_decay": 0.05,
-           "cde_folds_per_dataset": 1, "ablation": True, "synthetic_size": "quick"},
+    "full": {"image_size": 224, "micro_input": "apex", "macro_per_class": 5000, "macro_epochs": 100,
+             "macro_batch": 50, "macro_lr": 0.01, "macro_step": 20, "hde_per_class": 200, "hde_epochs": 50,
+             "hde_batch": 100, "hde_lr": 1e-4, "hde_step": 10, "cde_epochs": 50, "cde_batch": 10, "cde_lr": 1e-3,
+             "cde_step": 20, "cde_weight_decay": 0.05, "cde_folds_per_dataset": None, "ablation": True,
+             "synthetic_size": "paper"},
+    "quick": {"image_size": 48, "micro_input": "difference", "macro_per_class": 100, "macro_epochs": 3,
+              "macro_batch": 25, "macro_lr": 0.01, "macro_step": 2, "hde_per_class": 10, "hde_epochs": 12,
+              "hde_batch": 16, "hde_lr": 0.01, "hde_step": 8, "cde_epochs": 5, "cde_batch": 16, "cde_lr": 0.01,
+              "cde_step": 4, "cde_weight_decay": 0.05, "cde_folds_per_dataset": 2, "ablation": True,
+              "synthetic_size": "quick"},
+    "ci": {"image_size": 32, "micro_input": "difference", "macro_per_class": 20, "macro_epochs": 1,
+           "macro_batch": 25, "macro_lr": 0.01, "macro_step": 1, "hde_per_class": 8, "hde_epochs": 1,
+           "hde_batch": 20, "hde_lr": 1e-3, "hde_step": 1, "cde_epochs": 1, "cde_batch": 10, "cde_lr": 1e-3,
+           "cde_step": 1, "cde_weight_decay": 0.05, "cde_folds_per_dataset": 1, "ablation": True,
+           "synthetic_size": "quick"},
 }
 
 
@@ -213,8 +259,9 @@ def make_stage(task: str, settings, init: str = "scratch", init_path=None) -> Pe
         return PengStage(s["macro_epochs"], s["macro_batch"], s["macro_lr"], 0.9, 0.0, s["macro_step"], 0.1,
                          s["macro_per_class"], MACRO_AUGMENT, None, init, None if init_path is None else str(init_path))
     if task == "hde":
+        augment = HDE_AUGMENT if s.get("micro_input", "apex") == "apex" else HDE_DIFFERENCE_AUGMENT
         return PengStage(s["hde_epochs"], s["hde_batch"], s["hde_lr"], 0.9, 0.0, s["hde_step"], 0.5,
-                         s["hde_per_class"], HDE_AUGMENT, None, init, None if init_path is None else str(init_path),
+                         s["hde_per_class"], augment, None, init, None if init_path is None else str(init_path),
                          save_model=False)
     if task == "cde":
         return PengStage(s["cde_epochs"], s["cde_batch"], s["cde_lr"], 0.9, s["cde_weight_decay"], s["cde_step"], 0.1,

@@ -19,6 +19,7 @@ class Peng2018Params(FaceParams):
     color: bool = False
     apex: str = "annotated"  # "annotated" (middle when missing) | "middle" | "spotted"
     crop: str = "eyes"
+    onset: bool = False  # also output the onset frame, warped like the apex (for apex - onset inputs)
 
 
 class Peng2018(Recipe):
@@ -32,7 +33,10 @@ class Peng2018(Recipe):
         check_choice("apex", p.apex, ("annotated", "middle", "spotted"))
 
     def outputs(self, p):
-        return {"apex": (frame_shape(p.size, p.color), np.uint8)}
+        out = {"apex": (frame_shape(p.size, p.color), np.uint8)}
+        if p.onset:
+            out["onset"] = (frame_shape(p.size, p.color), np.uint8)
+        return out
 
     def process(self, seg, landmarks, p, timer):
         if p.apex == "annotated":
@@ -43,6 +47,8 @@ class Peng2018(Recipe):
             with timer("apex", seg.offset - seg.onset + 1):
                 pos, source = spotted_apex(seg), "spotted"
         m = alignment_transform(landmarks, p.size, p.crop, p.margin)
-        (img,) = read_aligned(seg, [pos], [m], [p.size], p.color, timer)
-        return {"apex": img[0]}, {"apex_position": int(pos), "apex_frame": int(seg.numbers[pos]),
+        positions = [pos, seg.onset] if p.onset else [pos]
+        (img,) = read_aligned(seg, positions, [m], [p.size], p.color, timer)
+        arrays = {"apex": img[0], "onset": img[1]} if p.onset else {"apex": img[0]}
+        return arrays, {"apex_position": int(pos), "apex_frame": int(seg.numbers[pos]),
                                   "apex_source": source}

@@ -243,3 +243,44 @@ def ablation_table(hde: dict, cde: dict) -> "pd.DataFrame":
     rows += [{"task": "CDE (composite, pooled)", "training": k,
               **{m.upper(): cv.metrics["pooled"][m] for m in ("war", "uar", "uf1")}} for k, cv in cde.items()]
     return pd.DataFrame(rows).set_index(["task", "training"])
+
+
+# ==================================================================================================
+# Results with their yardsticks, and the paper's claims (issue 17)
+# ==================================================================================================
+def run_summaries(runs, control, protocol: str, labels=5) -> dict:
+    """:func:`mer_utils.evaluation.result_summary` of every run (``{name: CVResult}``) with the positive
+    control's predictions on the same folds; ``{name: summary}`` for :func:`~mer_utils.evaluation.summary_table`."""
+    from ...evaluation import result_summary
+
+    return {name: result_summary(cv.predictions, labels, control=control, protocol=protocol)
+            for name, cv in runs.items()}
+
+
+#: The paper's claims the notebook tests: (claim, task, method run, ablation run), each "method beats ablation".
+CLAIMS = (("transfer (macro -> micro) beats training from scratch", "HDE", "macro -> micro", "micro only (scratch)"),
+          ("transfer (macro -> micro) beats training from scratch", "CDE", "macro -> micro", "micro only (scratch)"))
+
+
+def claims_table(runs_by_task, labels=5, claims=CLAIMS) -> "pd.DataFrame":
+    """One row per claim: both runs' pooled UAR, the paired subject-bootstrap interval of their difference
+    (:func:`~mer_utils.evaluation.paired_difference_ci`) and the verdict (:func:`~mer_utils.evaluation.claim_verdict`:
+    reproduced / reversed / not resolved at this size). ``runs_by_task`` = ``{"HDE": {name: CVResult}, ...}``;
+    claims whose runs are missing are skipped."""
+    import pandas as pd
+
+    from ...evaluation import claim_verdict, compute_metrics, paired_difference_ci
+
+    rows = []
+    for claim, task, a, b in claims:
+        runs = runs_by_task.get(task, {})
+        if a not in runs or b not in runs:
+            continue
+        pa, pb = runs[a].predictions, runs[b].predictions
+        ua = compute_metrics(pa["true"], pa["pred"], labels)["uar"]
+        ub = compute_metrics(pb["true"], pb["pred"], labels)["uar"]
+        ci = paired_difference_ci(pa, pb, labels)
+        rows.append({"claim": claim, "task": task, "UAR method": round(ua, 3), "UAR ablation": round(ub, 3),
+                     "UAR difference": round(ua - ub, 3), "95% CI (paired, subjects)": f"[{ci[0]:+.3f}, {ci[1]:+.3f}]",
+                     "verdict": claim_verdict(ci, +1), "ci": [float(ci[0]), float(ci[1])]})
+    return pd.DataFrame(rows)

@@ -6,6 +6,7 @@ paper                                        here
 ===========================================  =================================================================
 Sec. III-A preprocessing (Haar face, TIM     :class:`~.recipe.She2020` (recipe ``she2020``),
 to 64 frames, 120x140 faces)                 :class:`~.recipe.She2020Params`
+(quick: onset optical flow as frames)        :func:`~.pipeline.onset_flow_frames`, :func:`~.pipeline.network_inputs`
 Sec. III-B RoIs on the 12x14 grid            :func:`~.pipeline.she_roi_boxes` (grid: :mod:`mer_utils.preprocess.roi`)
 Fig. 1 part 1, eq. (1) residual branches     :class:`~.model.ResidualBranch`, :class:`~.model.ResidualBlock`,
                                              :class:`~.model.IdentityShortcut`, :data:`~.model.BRANCHES`
@@ -17,6 +18,7 @@ the whole method per fold                    :class:`~.pipeline.MultipleAggregat
                                              :class:`~.pipeline.She2020Settings`, :func:`~.pipeline.run_multiple_aggregation`
 Table IV (7 aggregation choices)             :func:`~.pipeline.aggregation_choices`, :func:`~.pipeline.aggregation_results`
 Fig. 4 (global, local and fused features)    :func:`~.pipeline.plot_branch_comparison`
+the paper's claims, paired intervals         :func:`~.pipeline.claims_table`, :func:`~.pipeline.aggregation_predictions`
 reported numbers (Tables IV, V; Fig. 4)      ``tables.json`` (:func:`mer_utils.paper_tables.paper_table`)
 ===========================================  =================================================================
 """
@@ -30,6 +32,7 @@ _EXPORTS = {
         "DEFAULT_SVM_GRID", "fit_video_svm", "she_roi_boxes", "resize_faces", "frame_table", "frame_indices",
         "She2020Settings", "MultipleAggregationPipeline", "run_multiple_aggregation", "aggregation_results",
         "load_frame_features", "SMALL_SVM_GRID", "PROFILES", "SPLITS", "TINY_SVM_GRID", "svm_grid", "select_datasets",
-        "make_folds", "plot_branch_comparison", "PAPER_SETTINGS", "settings_table"),
+        "make_folds", "plot_branch_comparison", "PAPER_SETTINGS", "settings_table", "INPUTS", "FLOW_GAIN",
+        "onset_flow_frames", "network_inputs", "aggregation_predictions", "claims_table"),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -176,6 +176,58 @@ def resize_faces(faces: np.ndarray, scale: float = 1.0, grey: bool = False) -> n
     return np.ascontiguousarray(flat.reshape(n, t, *flat.shape[1:]))
 
 
+#: Frame-network inputs: ``"frames"`` = the TIM face frames (the paper, Sec. III-A); ``"onset_flow"`` = the optical
+#: flow from the onset frame to each frame (:func:`onset_flow_frames`), the quick profile's view of the movement.
+INPUTS = ("frames", "onset_flow")
+#: Grey levels per pixel of flow in :func:`onset_flow_frames` (flows beyond 127/40 ~ 3 px saturate; micro
+#: movements move the face by a pixel or less at these sizes).
+FLOW_GAIN = 40.0
+
+
+def onset_flow_frames(faces: np.ndarray, scale: float, flow_scale: float = 0.5, gain: float = FLOW_GAIN) -> np.ndarray:
+    """Farneback optical flow from the first (onset) frame to every frame, as 3-channel uint8 "frames".
+
+    ``faces``: the recipe's faces ``(N, T, 140, 120[, 3])`` uint8. The flow is computed on grey faces resized
+    by ``flow_scale`` and the encoded flow then resized to ``scale`` (INTER_AREA, i.e. averaged; ``scale`` <=
+    ``flow_scale``). Channels: ``128 + gain * dx``, ``128 + gain * dy``, ``gain * |flow|``, clipped to [0, 255];
+    frame 0 is (128, 128, 0). She et al. feed the face frames themselves (Sec. III-A); at the quick profile's
+    sizes a micro-movement shifts the face by a pixel or less, which single frames barely show and the frame
+    network does not learn, while the flow field of each frame carries it. The four branches, their RoIs (the
+    same cells of the 12 x 14 grid), the frame features and their aggregation are unchanged.
+    """
+    import cv2
+
+    if not 0 < scale <= flow_scale <= 1:
+        raise ValueError(f"onset_flow_frames: need 0 < scale <= flow_scale <= 1, got scale={scale}, "
+                         f"flow_scale={flow_scale}.")
+    grey = resize_faces(faces, flow_scale, grey=True)[..., 0]
+    n, t, h, w = grey.shape
+    flow = np.zeros((n, t, h, w, 2), np.float32)
+    for i in range(n):
+        for j in range(1, t):
+            flow[i, j] = cv2.calcOpticalFlowFarneback(grey[i, 0], grey[i, j], None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    mag = np.sqrt((flow ** 2).sum(-1, keepdims=True))
+    enc = np.clip(np.rint(np.concatenate([128.0 + gain * flow, gain * mag], axis=-1)), 0, 255).astype(np.uint8)
+    if scale == flow_scale:
+        return enc
+    size = (round(120 * scale), round(140 * scale))
+    flat = enc.reshape(n * t, h, w, 3)
+    out = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in flat])
+    return np.ascontiguousarray(out.reshape(n, t, size[1], size[0], 3))
+
+
+def network_inputs(faces: np.ndarray, settings) -> np.ndarray:
+    """The frame network's input per profile (``settings`` with ``input``, ``scale`` and ``flow_scale``): the
+    resized faces (:func:`resize_faces`) or their onset flow (:func:`onset_flow_frames`)."""
+    s = settings if isinstance(settings, dict) else vars(settings)
+    kind = s.get("input", "frames")
+    if kind not in INPUTS:
+        raise ValueError(f"input={kind!r}: expected one of {INPUTS}.")
+    if kind == "frames":
+        return resize_faces(faces, s["scale"])
+    return onset_flow_frames(faces, s["scale"], s.get("flow_scale", 0.5))
+
+
 def frame_table(table, n_frames: int):
     """One row per frame (``clip_uid#j``) of every clip of ``table``, each frame carrying its clip's label,
     subject and dataset — She et al. train the frame network "on frames with the clip label" (Sec. IV-B c)."""
@@ -428,17 +480,19 @@ SMALL_SVM_GRID = ({"svc__kernel": ["rbf"], "svc__C": [1.0, 10.0], "svc__gamma": 
 
 #: Settings of notebook 10 per profile. ``full`` is the paper (Sec. III-A, IV-B): 64 TIM frames, 120x140
 #: faces, 500 epochs, learning rate 0.0005; the branch depth (ResNet-20), optimiser, batch size and SVM grid
-#: are this course's choices. ``quick`` / ``ci`` shrink frames, face size, branch width and epochs for a CPU.
+#: are this course's choices. ``quick`` / ``ci`` shrink frames, face size, branch width and epochs for a CPU, and
+#: feed the frame network the optical flow from the onset frame (``input="onset_flow"``,
+#: :func:`onset_flow_frames`, computed at half size and averaged to a quarter) with a higher learning rate.
 PROFILES = {
-    "ci": {"n_frames": 8, "scale": 0.25, "width": 4, "blocks_per_stage": 1, "epochs": 1, "batch_size": 64,
-           "lr": 5e-4, "svm_grid": "tiny", "inner_folds": 2, "branches_alone": True, "synthetic_size": "quick",
-           "max_folds": 2},
-    "quick": {"n_frames": 8, "scale": 0.5, "width": 8, "blocks_per_stage": 1, "epochs": 3, "batch_size": 32,
-              "lr": 5e-4, "svm_grid": "small", "inner_folds": 3, "branches_alone": True, "synthetic_size": "quick",
-              "max_folds": None},
-    "full": {"n_frames": 64, "scale": 1.0, "width": 16, "blocks_per_stage": 3, "epochs": 500, "batch_size": 64,
-             "lr": 5e-4, "svm_grid": "default", "inner_folds": 3, "branches_alone": True, "synthetic_size": "paper",
-             "max_folds": None},
+    "ci": {"input": "onset_flow", "n_frames": 8, "scale": 0.25, "flow_scale": 0.5, "width": 4,
+           "blocks_per_stage": 1, "epochs": 1, "batch_size": 64, "lr": 1e-3, "svm_grid": "tiny", "inner_folds": 2,
+           "branches_alone": True, "synthetic_size": "quick", "max_folds": 2},
+    "quick": {"input": "onset_flow", "n_frames": 8, "scale": 0.25, "flow_scale": 0.5, "width": 8,
+              "blocks_per_stage": 1, "epochs": 6, "batch_size": 64, "lr": 1e-3, "svm_grid": "small",
+              "inner_folds": 3, "branches_alone": True, "synthetic_size": "quick", "max_folds": None},
+    "full": {"input": "frames", "n_frames": 64, "scale": 1.0, "flow_scale": 1.0, "width": 16, "blocks_per_stage": 3,
+             "epochs": 500, "batch_size": 64, "lr": 5e-4, "svm_grid": "default", "inner_folds": 3,
+             "branches_alone": True, "synthetic_size": "paper", "max_folds": None},
 }
 
 #: Splits notebook 10 can run: the paper's 5 folds by subject, or leave-one-subject-out.
@@ -511,6 +565,7 @@ PAPER_SETTINGS = {
     "split": "5-fold by subject",
     "frames per clip (TIM)": 64,
     "face size (w x h)": "120 x 140",
+    "frame network input": "the face frames (colour)",
     "residual branch": "not given (identity shortcuts, eq. 1)",
     "epochs": 500,
     "learning rate": 0.0005,
@@ -532,6 +587,9 @@ def settings_table(settings, table, data_source: str, split: str):
         "split": {"5fold": "5-fold by subject", "loso": "leave-one-subject-out"}[split],
         "frames per clip (TIM)": settings.n_frames,
         "face size (w x h)": f"{w} x {h}",
+        "frame network input": {"frames": "the face frames (colour)",
+                                "onset_flow": f"onset -> frame optical flow (computed at {settings.flow_scale:g} "
+                                              "of 120 x 140, dx, dy, |flow| as 3 channels)"}[settings.input],
         "residual branch": f"ResNet-{n} (CIFAR-style), widths {settings.width}/{2 * settings.width}/{4 * settings.width}",
         "epochs": settings.epochs,
         "learning rate": settings.lr,
@@ -540,3 +598,48 @@ def settings_table(settings, table, data_source: str, split: str):
     }
     return pd.DataFrame({"paper": {k: str(v) for k, v in PAPER_SETTINGS.items()},
                          "this run": {k: str(v) for k, v in this.items()}})
+
+
+# ============================================================================================ claims (issue 17)
+def aggregation_predictions(run, table) -> dict:
+    """``{aggregation: predictions}`` of a run (every fold's test clips), each with the ``subject_uid`` and
+    ``fold`` columns that :func:`mer_utils.evaluation.result_summary` and ``paired_difference_ci`` need."""
+    import pandas as pd
+
+    from ...training import load_fold_tables
+
+    tables = load_fold_tables(getattr(run, "run_dir", run), "aggregations")
+    if not tables:
+        raise FileNotFoundError("aggregation_predictions: no fold has aggregations.csv; run "
+                                "run_multiple_aggregation() first.")
+    allp = pd.concat([t.assign(fold=f) for f, t in tables.items()], ignore_index=True)
+    allp = allp.merge(table[["clip_uid", "subject_uid"]], on="clip_uid", how="left")
+    return {a: allp[allp["aggregation"] == a].reset_index(drop=True) for a in aggregation_choices()
+            if a in set(allp["aggregation"])}
+
+
+def claims_table(run, alone: Mapping, table, num_classes: int):
+    """The paper's claims as paired comparisons on the same clips: Table IV (mean + std + median beats the mean
+    alone) and Fig. 4 (the four-branch fusion beats each branch alone). Columns: claim, both UARs, the paired
+    subject-bootstrap 95% interval of their difference and the verdict (reproduced / reversed / not resolved at
+    this size); ``ci`` keeps the interval as numbers."""
+    import pandas as pd
+
+    from ...evaluation import claim_verdict, compute_metrics, paired_difference_ci
+
+    aggs = aggregation_predictions(run, table)
+    pairs = []
+    if "mean+std+median" in aggs and "mean" in aggs:
+        pairs.append(("mean + std + median beats the mean alone (Table IV)", aggs["mean+std+median"], aggs["mean"]))
+    for name, other in alone.items():
+        pairs.append((f"four-branch fusion beats the {name.replace('_', ' ')} branch alone (Fig. 4)",
+                      run.predictions, other.predictions))
+    rows = []
+    for claim, a, b in pairs:
+        ua = compute_metrics(a["true"], a["pred"], num_classes)["uar"]
+        ub = compute_metrics(b["true"], b["pred"], num_classes)["uar"]
+        ci = paired_difference_ci(a, b, num_classes)
+        rows.append({"claim": claim, "UAR method": round(ua, 3), "UAR ablation": round(ub, 3),
+                     "UAR difference": round(ua - ub, 3), "95% CI (paired, subjects)": f"[{ci[0]:+.3f}, {ci[1]:+.3f}]",
+                     "verdict": claim_verdict(ci, +1), "ci": [float(ci[0]), float(ci[1])]})
+    return pd.DataFrame(rows)
