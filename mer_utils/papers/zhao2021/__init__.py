@@ -22,9 +22,11 @@ from .._exports import lazy_exports
 _EXPORTS = {
     "model": ("PAPER_PARAMETER_COUNT", "NUM_SUBIMAGES", "FEATURE_DIM", "POS_EMBED_VARIANCE", "IMAGENET_MEAN",
         "IMAGENET_STD", "BackboneInfo", "rexnet_feature_extractor", "SubImageHead", "use_channels_last", "CropNet",
-        "CropNetWithoutCGPO", "set_batchnorm_momentum", "count_parameters", "build_cropnet"),
-    "recipe": ("Zhao2021Params", "Zhao2021"),
-    "pipeline": ("INPUT_ARRAYS", "PROFILES", "AugmentationModule", "AdamPFactory", "CropNetFactory", "cropnet_config",
-        "input_images", "prepare_inputs", "cropnet_loso", "compare_runs"),
+        "CropNetWithoutCGPO", "set_batchnorm_momentum", "count_parameters", "build_cropnet", "PixelStandardize",
+        "INPUT_NORMS"),
+    "recipe": ("Zhao2021Params", "Zhao2021", "REGISTER_CHOICES", "register_to_first"),
+    "pipeline": ("INPUT_ARRAYS", "PROFILES", "AugmentationModule", "FlipAugmentation", "AUGMENTATIONS", "AdamPFactory",
+        "CropNetFactory", "cropnet_config", "input_images", "prepare_inputs", "cropnet_loso", "compare_runs",
+        "claims_table"),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -94,7 +94,8 @@ def _cached_timm_weights(name: str) -> str | None:
 
 def rexnet_feature_extractor(name: str = "rexnet_100", width_mult: float | None = None,
                              pretrained: bool | str = "auto", weights_path: str | Path | None = None,
-                             depth_mult: float | None = None) -> tuple[nn.Module, BackboneInfo]:
+                             depth_mult: float | None = None, max_reduction: int | None = None
+                             ) -> tuple[nn.Module, BackboneInfo]:
     """The ReXNet feature extractor of §3.2.3: timm's ReXNet without global pooling and classifier.
 
     Returns ``(module, info)``; the module maps ``(N, 3, H, W)`` to ``(N, info.num_features, H/32, W/32)``.
@@ -103,10 +104,33 @@ def rexnet_feature_extractor(name: str = "rexnet_100", width_mult: float | None 
     - ``width_mult`` / ``depth_mult``: build ``timm.models.rexnet.RexNet(width_mult=..., depth_mult=...)``
       instead, a narrower / shallower ReXNet for CPU runs (no ImageNet weights exist for these, so it is always
       randomly initialised).
+    - ``max_reduction``: keep only the stem and the stages up to that output stride (2, 4, 8, 16 or 32; ``None``
+      = all, the paper's), a shallower extractor whose feature map keeps more of the face's layout on small CPU
+      inputs (a 32x32 sub-image gives a 4x4 map at stride 8 instead of 1x1 at stride 32).
     - ``pretrained``: ``"auto"`` loads ImageNet weights when a local copy exists (``weights_path`` or the Hugging
       Face cache) and falls back to random initialisation; ``True`` requires them (raises otherwise);
       ``False`` never loads them. Nothing is ever downloaded.
     """
+    if max_reduction is not None and max_reduction not in (2, 4, 8, 16, 32):
+        raise ValueError(f"max_reduction should be None or one of 2, 4, 8, 16, 32 (the stages' output strides), "
+                         f"got {max_reduction!r}.")
+    model, info = _build_rexnet(name, width_mult, pretrained, weights_path, depth_mult)
+    if max_reduction is None or max_reduction == 32:
+        return model, info
+    return _truncate(model, info, int(max_reduction))
+
+
+def _truncate(model: nn.Module, info: BackboneInfo, max_reduction: int) -> tuple[nn.Module, BackboneInfo]:
+    """The stem and the blocks of ``model`` up to the last one whose output stride is ``max_reduction``."""
+    stages = [f for f in model.feature_info if f["reduction"] <= max_reduction]
+    last = int(stages[-1]["module"].split(".")[1])
+    trunk = nn.Sequential(model.stem, *list(model.features.children())[:last + 1])
+    name = f"{info.name} up to stride {max_reduction}"
+    return trunk, BackboneInfo(name, info.width_mult, info.depth_mult, info.pretrained, info.weights,
+                               int(stages[-1]["num_chs"]))
+
+
+def _build_rexnet(name, width_mult, pretrained, weights_path, depth_mult) -> tuple[nn.Module, BackboneInfo]:
     import timm
     from timm.models.rexnet import RexNet
 
@@ -153,16 +177,21 @@ def rexnet_feature_extractor(name: str = "rexnet_100", width_mult: float | None 
 
 
 class SubImageHead(nn.Module):
-    """Conv -> BN -> (ReLU) -> adaptive average pooling -> FC: a feature map to z_i in R^24 (§3.2.4, Fig. 3)."""
+    """Conv -> BN -> (ReLU) -> adaptive average pooling -> FC: a feature map to z_i in R^24 (§3.2.4, Fig. 3).
+
+    ``pool_size``: the output side of the adaptive pooling (Fig. 3 gives none): 1 = global pooling; 2 or more
+    keeps a coarse layout of the (sub-)image, i.e. *where* on the face the residual is, for the FC layer."""
 
     def __init__(self, in_channels: int, head_channels: int = 320, feature_dim: int = FEATURE_DIM,
-                 kernel_size: int = 3):
+                 kernel_size: int = 3, pool_size: int = 1):
         super().__init__()
+        if int(pool_size) < 1:
+            raise ValueError(f"pool_size should be >= 1, got {pool_size}.")
         self.conv = nn.Conv2d(in_channels, head_channels, kernel_size, padding=kernel_size // 2, bias=False)
         self.bn = nn.BatchNorm2d(head_channels)
         self.act = nn.ReLU(inplace=True)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(head_channels, feature_dim)
+        self.pool = nn.AdaptiveAvgPool2d(int(pool_size))
+        self.fc = nn.Linear(head_channels * int(pool_size) ** 2, feature_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.pool(self.act(self.bn(self.conv(x)))).flatten(1))
@@ -193,6 +222,63 @@ def _as_float(x: torch.Tensor) -> torch.Tensor:
     return CropNet.normalize(x) if x.dtype == torch.uint8 else x
 
 
+class PixelStandardize(nn.Module):
+    """Per-pixel input standardisation with statistics of the **training** images: ``(x - mean) / (std + eps)``
+    where mean and std are per position and channel, accumulated over every training batch seen (a cumulative
+    average, like BatchNorm with ``momentum=None``, without affine parameters) and frozen in evaluation mode.
+
+    The ImageNet normalisation of §3.2.3 serves ImageNet weights; for a randomly initialised extractor on
+    residual-sum images it leaves the face's mean residual pattern (and one clip's overall motion energy) in the
+    input. Standardising each pixel by the training clips' statistics leaves what differs between clips. The
+    statistics come from the training fold only (they are buffers of the model trained on it). ``eps`` is in
+    grey levels (inputs on the 0..255 scale). Buffers are sized on the first training batch.
+    """
+
+    def __init__(self, eps: float = 1.0):
+        super().__init__()
+        self.eps = float(eps)
+        self.register_buffer("count", torch.zeros(()))
+        self.register_buffer("mean", torch.zeros(0))
+        self.register_buffer("sq_mean", torch.zeros(0))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for name in ("mean", "sq_mean"):  # buffers are sized by the data: take the saved shape
+            if prefix + name in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[prefix + name]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        if self.training:
+            with torch.no_grad():
+                if self.mean.shape != x.shape[1:]:
+                    if self.count > 0:
+                        raise ValueError(f"PixelStandardize: images of shape {tuple(x.shape[1:])} after training on "
+                                         f"{tuple(self.mean.shape)}; use one input size.")
+                    self.mean = torch.zeros(x.shape[1:], device=x.device)
+                    self.sq_mean = torch.zeros(x.shape[1:], device=x.device)
+                n, b = self.count, x.shape[0]
+                self.mean.mul_(n / (n + b)).add_(x.sum(0) / (n + b))
+                self.sq_mean.mul_(n / (n + b)).add_((x * x).sum(0) / (n + b))
+                self.count += b
+        elif self.count == 0:
+            raise RuntimeError("PixelStandardize: no training batch seen yet; train the model (or call it in training "
+                               "mode) before evaluating.")
+        if self.mean.shape != x.shape[1:]:
+            raise ValueError(f"PixelStandardize: trained on images {tuple(self.mean.shape)}, got {tuple(x.shape[1:])}.")
+        std = (self.sq_mean - self.mean ** 2).clamp_min(0).sqrt()
+        return (x - self.mean) / (std + self.eps)
+
+
+INPUT_NORMS = ("imagenet", "pixel")
+
+
+def _input_norm(kind: str) -> nn.Module | None:
+    if kind not in INPUT_NORMS:
+        raise ValueError(f"input_norm should be one of {INPUT_NORMS}, got {kind!r}.")
+    return PixelStandardize() if kind == "pixel" else None
+
+
 class CropNet(nn.Module):
     """CropNet (§3.2, Fig. 3): CGPO sub-images -> shared ReXNet extractor + head -> z_i, position embeddings
     (eq. 8), concatenation and a linear classifier.
@@ -212,8 +298,10 @@ class CropNet(nn.Module):
     def __init__(self, num_classes: int, grid: int = 3, overlap: float = 0.3, feature_dim: int = FEATURE_DIM,
                  backbone: str = "rexnet_100", width_mult: float | None = None, depth_mult: float | None = None,
                  pretrained: bool | str = "auto", weights_path: str | Path | None = None, head_channels: int = 320,
-                 pos_embed_variance: float = POS_EMBED_VARIANCE, dropout: float = 0.0):
+                 pos_embed_variance: float = POS_EMBED_VARIANCE, dropout: float = 0.0,
+                 max_reduction: int | None = None, pool_size: int = 1, input_norm: str = "imagenet"):
         super().__init__()
+        self.input_norm = _input_norm(input_norm)
         if num_classes < 2:
             raise ValueError(f"num_classes should be >= 2, got {num_classes}.")
         if grid < 1 or not 0 <= overlap < 1:
@@ -225,8 +313,8 @@ class CropNet(nn.Module):
         self.num_subimages = 1 + self.grid ** 2
         self.feature_dim = feature_dim
         self.extractor, self.backbone_info = rexnet_feature_extractor(backbone, width_mult, pretrained, weights_path,
-                                                                      depth_mult)
-        self.head = SubImageHead(self.backbone_info.num_features, head_channels, feature_dim)
+                                                                      depth_mult, max_reduction)
+        self.head = SubImageHead(self.backbone_info.num_features, head_channels, feature_dim, pool_size=pool_size)
         # eq. (8): p_1..p_9, one per cropped sub-image; sub-image 0 (the whole down-sampled face) has none.
         self.pos_embed = nn.Parameter(torch.empty(self.num_subimages - 1, feature_dim))
         self.pos_embed_std = math.sqrt(pos_embed_variance)
@@ -249,12 +337,16 @@ class CropNet(nn.Module):
         from mer_utils.preprocess.cgpo import cgpo_tensor
 
         _check_images(x, (4,), "CropNet.subimages")
-        return cgpo_tensor(_as_float(x), grid=self.grid, overlap=self.overlap)
+        return cgpo_tensor(self._as_input(x), grid=self.grid, overlap=self.overlap)
+
+    def _as_input(self, x: torch.Tensor) -> torch.Tensor:
+        """ImageNet normalisation of uint8 input (float taken as normalised), or the per-pixel standardisation."""
+        return _as_float(x) if self.input_norm is None else self.input_norm(x)
 
     def subimage_features(self, x: torch.Tensor) -> torch.Tensor:
         """z_0..z_{K-1} with position embeddings added to z_1..z_{K-1}: ``(B, K, feature_dim)`` (eq. 8)."""
         _check_images(x, (4, 5), "CropNet")
-        x = self.subimages(x) if x.ndim == 4 else _as_float(x)
+        x = self.subimages(x) if x.ndim == 4 else self._as_input(x)
         b, k = x.shape[:2]
         if k != self.num_subimages:
             raise ValueError(f"CropNet was built for {self.num_subimages} sub-images per sample (grid {self.grid}), "
@@ -282,15 +374,17 @@ class CropNetWithoutCGPO(nn.Module):
 
     def __init__(self, num_classes: int, feature_dim: int = FEATURE_DIM, backbone: str = "rexnet_100",
                  width_mult: float | None = None, depth_mult: float | None = None, pretrained: bool | str = "auto",
-                 weights_path: str | Path | None = None, head_channels: int = 320, dropout: float = 0.0):
+                 weights_path: str | Path | None = None, head_channels: int = 320, dropout: float = 0.0,
+                 max_reduction: int | None = None, pool_size: int = 1, input_norm: str = "imagenet"):
         super().__init__()
+        self.input_norm = _input_norm(input_norm)
         if num_classes < 2:
             raise ValueError(f"num_classes should be >= 2, got {num_classes}.")
         self.num_classes = num_classes
         self.feature_dim = feature_dim
         self.extractor, self.backbone_info = rexnet_feature_extractor(backbone, width_mult, pretrained, weights_path,
-                                                                      depth_mult)
-        self.head = SubImageHead(self.backbone_info.num_features, head_channels, feature_dim)
+                                                                      depth_mult, max_reduction)
+        self.head = SubImageHead(self.backbone_info.num_features, head_channels, feature_dim, pool_size=pool_size)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(feature_dim, num_classes)
 
@@ -301,7 +395,8 @@ class CropNetWithoutCGPO(nn.Module):
         if torch.is_tensor(x) and x.ndim == 5 and x.shape[1] == 1:
             x = x[:, 0]
         _check_images(x, (4,), "CropNetWithoutCGPO")
-        return self.head(self.extractor(_memory_format(_as_float(x), self)))
+        x = _as_float(x) if self.input_norm is None else self.input_norm(x)
+        return self.head(self.extractor(_memory_format(x, self)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(self.features(x)))

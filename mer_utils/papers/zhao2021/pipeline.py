@@ -23,22 +23,62 @@ from typing import Any, Sequence
 import numpy as np
 
 #: Input images the recipe ``zhao2021`` produces, by the names used in Table 4.
-INPUT_ARRAYS = {"ars": "ars", "rrs": "rrs", "farneback": "flow_farneback", "tvl1": "flow_tvl1"}
+INPUT_ARRAYS = {"ars": "ars", "rrs": "rrs", "farneback": "flow_farneback", "tvl1": "flow_tvl1",
+                "frame": "key_frame"}
 
-#: Notebook 40's profiles. ``full`` is the paper's network (``rexnet_100``, 320x320 inputs) with our choice of
-#: epochs (the paper gives none); ``quick`` / ``ci`` shrink the extractor (ReXNet width x0.25, depth x0.35), the
-#: images and the epochs so that leave-one-subject-out fits a CPU; ``ci`` also runs only the first folds.
+#: Notebook 40's profiles. ``full`` is the paper's network (``rexnet_100``, 320x320 inputs, ImageNet
+#: normalisation, the augmentation module of Fig. 2) with our choice of epochs (the paper gives none). ``quick`` /
+#: ``ci`` change how the network sees the data so that a randomly initialised CropNet learns on a CPU in about a
+#: minute (notebook 40, "How this run differs"):
+#:
+#: - ``register="euclidean"``: the key frames are registered to the start frame (rigid ECC) before the residual
+#:   sums, so head drift does not fill ARS / RRS with edges;
+#: - ``compute_size`` 160: the residual sums are computed where a micro-movement spans pixels, then area-averaged
+#:   to the network's ``image_size`` (32), which keeps their energy;
+#: - a narrower, shallower ReXNet (width x0.25, depth x0.35, stages up to stride ``max_reduction`` 4) with the
+#:   head's adaptive pooling to ``pool_size`` 2 (Fig. 3 gives no size) so the features keep where on the face
+#:   the residual is; ``input_norm="pixel"``: per-pixel standardisation by the training fold's images instead of
+#:   ImageNet's statistics (there are no ImageNet weights here);
+#: - horizontal flips only (``augment="flip"``; the colour and rotation jitter of Fig. 2 needs more epochs than the
+#:   budget has), class-balanced batches, dropout 0.2, lr 2e-3;
+#: - the ablations run on the MEGC 2019 composite (108 clips: the power to tell two inputs apart), CASME II runs
+#:   ARS only; the N_key sweep, RRS and the flow inputs run in ``full``. ``ci`` also runs only the first folds.
 PROFILES = {
-    "ci": dict(synthetic_size="quick", image_size=32, width_mult=0.25, depth_mult=0.35, head_channels=32,
-               epochs=1, composite_epochs=1, batch_size=16, lr=1e-3, n_key_grid=[3, 5], threads=1, max_folds=2,
-               composite_inputs=["ars"], bn_momentum=None),
-    "quick": dict(synthetic_size="quick", image_size=48, width_mult=0.25, depth_mult=0.35, head_channels=64,
-                  epochs=3, composite_epochs=2, batch_size=16, lr=1e-3, n_key_grid=[3, 5], threads=1,
-                  max_folds=None, composite_inputs=["ars"], bn_momentum=None),
-    "full": dict(synthetic_size="paper", image_size=320, width_mult=1.0, depth_mult=1.0, head_channels=320,
-                 epochs=30, composite_epochs=30, batch_size=16, lr=1e-3, n_key_grid=[1, 3, 5, 7, 9], threads=None,
-                 max_folds=None, composite_inputs=["ars", "rrs"], bn_momentum=0.1),
+    "ci": dict(synthetic_size="quick", compute_size=96, image_size=32, width_mult=0.25, depth_mult=0.35,
+               max_reduction=4, pool_size=2, head_channels=16, input_norm="pixel", register="euclidean",
+               augment="flip", balance="sampler", dropout=0.2, epochs=1, composite_epochs=1, batch_size=16, lr=2e-3,
+               n_key_grid=[5], threads=1, max_folds=2, casme2_inputs=["ars"], composite_inputs=["ars", "frame"],
+               composite_cgpo_ablation=True, flows=["farneback"], bn_momentum=None),
+    "quick": dict(synthetic_size="quick", compute_size=160, image_size=32, width_mult=0.25, depth_mult=0.35,
+                  max_reduction=4, pool_size=2, head_channels=64, input_norm="pixel", register="euclidean",
+                  augment="flip", balance="sampler", dropout=0.2, epochs=12, composite_epochs=5, batch_size=16,
+                  lr=2e-3, n_key_grid=[5], threads=1, max_folds=None, casme2_inputs=["ars"],
+                  composite_inputs=["ars", "frame"], composite_cgpo_ablation=True, flows=["farneback"],
+                  bn_momentum=None),
+    "full": dict(synthetic_size="paper", compute_size=320, image_size=320, width_mult=1.0, depth_mult=1.0,
+                 max_reduction=None, pool_size=1, head_channels=320, input_norm="imagenet", register="none",
+                 augment="paper", balance="none", dropout=0.0, epochs=30, composite_epochs=30, batch_size=16, lr=1e-3,
+                 n_key_grid=[1, 3, 5, 7, 9], threads=None, max_folds=None,
+                 casme2_inputs=["ars", "rrs", "farneback", "tvl1", "frame"], composite_inputs=["ars", "rrs", "frame"],
+                 composite_cgpo_ablation=True, flows=["farneback", "tvl1"], bn_momentum=0.1),
 }
+
+
+@dataclass(frozen=True)
+class FlipAugmentation:
+    """Horizontal flip with probability ``p``, drawn per image (vectorised; torch's global generator, seeded per
+    fold by the training loop): the one step of the augmentation module of Fig. 2 that the CPU profiles keep."""
+
+    p: float = 0.5
+
+    def __call__(self, batch):
+        import torch
+
+        if not torch.is_tensor(batch) or batch.ndim != 4:
+            shape = tuple(batch.shape) if torch.is_tensor(batch) else type(batch).__name__
+            raise ValueError(f"FlipAugmentation: expected a batch (B, C, H, W), got {shape}.")
+        flip = (torch.rand(batch.shape[0]) < self.p).to(batch.device)
+        return torch.where(flip.view(-1, 1, 1, 1), batch.flip(-1), batch)
 
 
 @dataclass(frozen=True)
@@ -110,34 +150,51 @@ class CropNetFactory:
     dropout: float = 0.0
     channels_last: bool = True
     bn_momentum: float | None = 0.1
+    max_reduction: int | None = None
+    pool_size: int = 1
+    input_norm: str = "imagenet"
 
     def __call__(self, num_classes: int):
         from .model import build_cropnet, set_batchnorm_momentum, use_channels_last
 
         model = build_cropnet(num_classes, cgpo=self.cgpo, width_mult=self.width_mult, depth_mult=self.depth_mult,
-                              head_channels=self.head_channels, pretrained=self.pretrained, dropout=self.dropout)
+                              head_channels=self.head_channels, pretrained=self.pretrained, dropout=self.dropout,
+                              max_reduction=self.max_reduction, pool_size=self.pool_size,
+                              input_norm=self.input_norm)
         set_batchnorm_momentum(model, self.bn_momentum)
         return use_channels_last(model) if self.channels_last else model
 
 
+AUGMENTATIONS = {"paper": AugmentationModule, "flip": FlipAugmentation}
+
+
 def cropnet_config(epochs: int = 30, batch_size: int = 16, lr: float = 1e-3, weight_decay: float = 1e-2,
-                   label_smoothing: float = 0.1, augment: bool = True, **kwargs):
+                   label_smoothing: float = 0.1, augment: bool | str | None = "paper", **kwargs):
     """The training settings of §4.2: label-smoothing cross-entropy, AdamP, the augmentation module of §3.2.1.
 
-    The last epoch is kept (no model selection, so nothing is chosen on test subjects).
+    ``augment``: ``"paper"`` (or ``True``) the module of Fig. 2, ``"flip"`` horizontal flips only (the CPU
+    profiles), ``None`` / ``False`` none. Other keywords (``balance``...) go to ``TrainConfig``. The last epoch is
+    kept (no model selection, so nothing is chosen on test subjects).
     """
     from mer_utils.training import TrainConfig
 
+    if augment is True:
+        augment = "paper"
+    if augment not in (None, False) and augment not in AUGMENTATIONS:
+        raise ValueError(f"augment={augment!r}: expected one of {sorted(AUGMENTATIONS)}, True, False or None.")
     return TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=AdamPFactory(lr, weight_decay), lr=lr,
                        weight_decay=weight_decay, label_smoothing=label_smoothing,
-                       augment=AugmentationModule() if augment else None, **kwargs)
+                       augment=AUGMENTATIONS[augment]() if augment else None, **kwargs)
 
 
-def input_images(prepared: Any, kind: str) -> np.ndarray:
-    """The images of one input kind (``ars``, ``rrs``, ``farneback``, ``tvl1``) from the ``zhao2021`` recipe's
-    output, as a channels-first uint8 array ``(N, 3, H, W)`` for :class:`~mer_utils.training.ClipDataset`.
+def input_images(prepared: Any, kind: str, size: int | None = None) -> np.ndarray:
+    """The images of one input kind (``ars``, ``rrs``, ``farneback``, ``tvl1``, ``frame`` = the last key frame
+    itself) from the ``zhao2021`` recipe's output, as a channels-first uint8 array ``(N, 3, H, W)`` for
+    :class:`~mer_utils.training.ClipDataset`.
 
     ``prepared`` is what :func:`mer_utils.preprocess.prepare` returned (``.arrays``), or a dict of arrays.
+    ``size``: resize to ``size`` x ``size`` by area averaging (``cv2.INTER_AREA``: each output pixel is the mean
+    of the residuals it covers, so a sum computed at a larger size keeps its energy); ``None`` keeps the size.
     """
     arrays = getattr(prepared, "arrays", prepared)
     if kind not in INPUT_ARRAYS:
@@ -149,6 +206,12 @@ def input_images(prepared: Any, kind: str) -> np.ndarray:
     a = np.asarray(arrays[name])
     if a.ndim != 4 or a.shape[-1] != 3:
         raise ValueError(f"{name}: expected (N, H, W, 3) images, got {a.shape}.")
+    if size is not None and a.shape[1:3] != (int(size), int(size)):
+        import cv2
+
+        if int(size) < 2:
+            raise ValueError(f"input_images: size should be >= 2 pixels, got {size}.")
+        a = np.stack([cv2.resize(im, (int(size), int(size)), interpolation=cv2.INTER_AREA) for im in a])
     return np.ascontiguousarray(a.transpose(0, 3, 1, 2))
 
 
@@ -200,3 +263,23 @@ def compare_runs(paper_rows, runs: dict, label: str = "this run"):
         raise KeyError(f"compare_runs: {missing} are not methods of this paper table; it has "
                        f"{sorted(set(paper_rows['method']))}.")
     return pd.concat(parts, ignore_index=True)
+
+
+def claims_table(claims: Sequence[tuple], labels) -> "Any":
+    """The claims table that closes notebook 40's results: one row per ``(claim, paper's evidence, method run,
+    ablation run, expected_sign)`` with UAR of both (pooled over folds), the paired subject-bootstrap interval of
+    UAR(method) − UAR(ablation) on the same clips (:func:`mer_utils.evaluation.paired_difference_ci`) and the
+    verdict of :func:`mer_utils.evaluation.claim_verdict`. Runs are ``CVResult`` objects or prediction tables."""
+    import pandas as pd
+
+    from mer_utils.evaluation import claim_verdict, compute_metrics, paired_difference_ci
+
+    rows = []
+    for claim, evidence, a, b, sign in claims:
+        pa, pb = getattr(a, "predictions", a), getattr(b, "predictions", b)
+        ci = paired_difference_ci(pa, pb, labels)
+        ua, ub = (compute_metrics(p["true"], p["pred"], labels)["uar"] for p in (pa, pb))
+        rows.append({"claim": claim, "paper": evidence, "UAR (method)": round(ua, 3), "UAR (ablation)": round(ub, 3),
+                     "difference": round(ua - ub, 3), "95% CI (subjects)": f"[{ci[0]:+.3f}, {ci[1]:+.3f}]",
+                     "verdict": claim_verdict(ci, sign)})
+    return pd.DataFrame(rows).set_index("claim")
