@@ -520,7 +520,10 @@ def claims_table(runs: dict, dataset: str, n_classes: int, note_8020: str = "") 
         if (dataset, model, "random_80_20") in runs and (dataset, model, "loso") in runs:
             split = runs[dataset, model, "random_80_20"].predictions
             loso = runs[dataset, model, "loso"].predictions
-            loso = loso[loso["clip_uid"].isin(split["clip_uid"])]
+            common = set(split["clip_uid"]) & set(loso["clip_uid"])  # all of them unless LOSO ran some folds only
+            if not common:
+                continue
+            split, loso = split[split["clip_uid"].isin(common)], loso[loso["clip_uid"].isin(common)]
             rows.append({"claim": f"80/20 split scores above LOSO ({model})" + note_8020,
                          "method": f"{model}, 80/20", "ablation": f"{model}, LOSO (same clips)",
                          "UAR (method)": uar(split), "UAR (ablation)": uar(loso),
