@@ -9,7 +9,7 @@ Recipes: the base class and the helpers they share in :mod:`~.recipe`; each pape
 ``peng2018``, ``reddy2019``, ``zhao2021``, ``wei2022``); :func:`prepare` runs one over a clip table with an on-disk
 cache (:mod:`~.cache`) and a process pool.
 """
-from .align import align_image, alignment_transform, box_transform, template_eye_centres, transform_points, \
+from .align import REGISTER_CHOICES, align_image, alignment_transform, box_transform, register_to_first, template_eye_centres, transform_points, \
     warp_frames, warp_image
 from .cache import cache_size, clear_cache
 from .cgpo import cgpo, cgpo_boxes, cgpo_tensor, draw_cgpo_boxes

@@ -190,3 +190,44 @@ def align_image(image: np.ndarray, size, detector: str = "hog", crop: str = "eye
     m = alignment_transform(face.landmarks, size, crop=crop, margin=margin)
     out = warp_image(img, m, size)
     return out, face, found
+
+
+#: How the frames of a clip are aligned to its first frame after the one-transform-per-clip crop: ``"none"`` —
+#: the crop only, so head drift between frames stays in frame differences and residual sums; ``"euclidean"`` —
+#: each later frame additionally registered to the first by a rigid (rotation + shift) ECC fit
+#: (:func:`register_to_first`; Zhao et al. 2021's residual sums and Reddy et al. 2019's onset differences).
+REGISTER_CHOICES = ("none", "euclidean")
+
+
+def register_to_first(frames: np.ndarray, motion: str = "euclidean", iterations: int = 50,
+                      eps: float = 1e-4) -> np.ndarray:
+    """``frames`` (T, H, W[, 3]) uint8 with frames 1..T-1 warped onto frame 0 by a rigid ECC fit (OpenCV's
+    ``findTransformECC``, on grey, slightly blurred copies); a frame whose fit fails is kept as it is.
+
+    Removes the rigid head drift the one-transform-per-clip crop leaves between the first and the later frames,
+    so differences to the first frame (residual sums, onset differences) keep the non-rigid facial motion rather
+    than the edges of a shifted face.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim not in (3, 4) or frames.dtype != np.uint8:
+        raise ValueError(f"register_to_first: expected uint8 frames (T, H, W[, 3]), got {frames.dtype} {frames.shape}.")
+    if motion not in REGISTER_CHOICES[1:]:
+        raise ValueError(f"register_to_first: motion={motion!r}, expected one of {REGISTER_CHOICES[1:]}.")
+
+    def grey(x):
+        g = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) if x.ndim == 3 else x
+        return cv2.GaussianBlur(g, (5, 5), 1.0).astype(np.float32)
+
+    ref = grey(frames[0])
+    h, w = ref.shape
+    out = frames.copy()
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, eps)
+    for i in range(1, len(frames)):
+        warp = np.eye(2, 3, dtype=np.float32)
+        try:
+            _, warp = cv2.findTransformECC(ref, grey(frames[i]), warp, cv2.MOTION_EUCLIDEAN, criteria, None, 1)
+        except cv2.error:
+            continue
+        out[i] = cv2.warpAffine(frames[i], warp, (w, h), flags=cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)
+    return out

@@ -24,13 +24,13 @@ from .._exports import lazy_exports
 
 #: Public names by module; ``from mer_utils.papers.reddy2019 import X`` imports X's module on first use.
 _EXPORTS = {
-    "model": ("MODEL_NAMES", "count_parameters", "SpatioTemporalStem", "MicroExpSTCNN", "MicroExpFuseNet",
+    "model": ("MODEL_NAMES", "PAPER_KERNEL_SIZE", "count_parameters", "SpatioTemporalStem", "MicroExpSTCNN", "MicroExpFuseNet",
         "build_model"),
-    "recipe": ("Reddy2019Params", "Reddy2019"),
+    "recipe": ("Reddy2019Params", "Reddy2019", "onset_difference"),
     "pipeline": ("apex_window", "prepare_reddy", "model_inputs", "ModelFactory", "kernel_label", "parse_kernel",
         "GlobalMeanMaxNormaliser", "ReddyTorchMethod", "authors_config", "epoch_accuracy", "last_epochs_summary",
         "subject_overlap", "face_roi_boxes", "saliency_region_shares", "SPLITS", "PROFILES", "make_folds",
         "run_experiment", "run_summary", "table_v", "table_viii", "subject_majority_baseline", "load_trained",
-        "plot_face_rois"),
+        "plot_face_rois", "INPUTS", "claims_table"),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -30,7 +30,7 @@ from ...training import ClipDataset, FoldOutput, TorchMethod, TrainConfig
 __all__ = [
     "apex_window", "prepare_reddy", "model_inputs", "ModelFactory", "GlobalMeanMaxNormaliser", "ReddyTorchMethod",
     "authors_config", "epoch_accuracy", "last_epochs_summary", "subject_overlap", "saliency_region_shares",
-    "face_roi_boxes", "kernel_label", "parse_kernel",
+    "face_roi_boxes", "kernel_label", "parse_kernel", "INPUTS", "claims_table",
 ]
 
 
@@ -84,13 +84,19 @@ def apex_window(table: pd.DataFrame, n_frames: int) -> pd.DataFrame:
     return out
 
 
-def prepare_reddy(table: pd.DataFrame, n_frames: int, window: str = "start", progress: bool = True, **params):
+def prepare_reddy(table: pd.DataFrame, n_frames: int, window: str = "start", progress: bool = True,
+                  input: str = "frames", **params):
     """Run the shared ``reddy2019`` recipe (dlib landmarks, landmark-bounded crops, grey, INTER_AREA, T frames).
 
     ``window="start"``: the first ``n_frames`` frames of the clip, as the authors' SMIC script does
     (``temporal="fixed"``, ``frame_start=0``). ``window="apex"``: ``n_frames`` frames of the video centred on the
-    apex (:func:`apex_window`; used for CAS(ME)²). Returns the shared :class:`~mer_utils.preprocess.Prepared`.
+    apex (:func:`apex_window`; used for CAS(ME)²). ``input``: ``"frames"`` (the paper's grey frames) or
+    ``"onset_difference"`` (:func:`~mer_utils.papers.reddy2019.recipe.onset_difference`, the CPU profiles).
+    Returns the shared :class:`~mer_utils.preprocess.Prepared`.
     """
+    if input not in INPUTS:
+        raise ValueError(f"input must be one of {sorted(INPUTS)}, got {input!r}.")
+    params = {**INPUTS[input], **params}
     from ...preprocess import prepare
 
     if window == "apex":
@@ -299,17 +305,28 @@ def saliency_region_shares(saliency: np.ndarray, boxes: dict[str, tuple[float, f
 SPLITS = ("random_80_20", "loso")
 
 #: Profiles of notebook 30 (``ci`` tiny, ``quick`` CPU default, ``full`` = the paper's settings).
+#: Notebook 30's profiles. ``full``: the paper's settings (grey frames, SGD lr 0.01 without momentum, 100 epochs,
+#: batch 8, T = 96 for CAS(ME)², all 12 kernels of Table IX, both datasets). ``quick`` / ``ci`` change how the
+#: network sees the data so that it learns on a CPU in about a minute (notebook 30, "How this run differs"):
+#: ``input="onset_difference"`` (each frame's absolute difference to the window's first frame, computed on 2.5x
+#: larger crops after registering the frames, then area-averaged to 64x64 / 32x32), SGD with momentum 0.9,
+#: 8 epochs, T = 18 for CAS(ME)², CAS(ME)² only (SMIC in ``full``), two kernels of Table IX.
 PROFILES = {
-    "ci": {"epochs": 1, "batch_size": 8, "lr": 0.01, "smic_frames": 18, "casme_sq_frames": 24,
-           "kernel_grid": ["3x3x3", "3x3x15"], "grid_splits": ["random_80_20"], "last_epochs": 1, "max_folds": 2,
-           "saliency_clips": 2, "synthetic_size": "quick"},
-    "quick": {"epochs": 6, "batch_size": 8, "lr": 0.01, "smic_frames": 18, "casme_sq_frames": 24,
-              "kernel_grid": ["3x3x3", "3x3x15", "5x5x7", "7x7x19"], "grid_splits": ["random_80_20"],
-              "last_epochs": 3, "max_folds": None, "saliency_clips": 3, "synthetic_size": "quick"},
-    "full": {"epochs": 100, "batch_size": 8, "lr": 0.01, "smic_frames": 18, "casme_sq_frames": 96,
+    "ci": {"epochs": 1, "batch_size": 8, "lr": 0.01, "momentum": 0.9, "smic_frames": 18, "casme_sq_frames": 18,
+           "kernel_grid": ["3x3x15"], "grid_splits": ["random_80_20"], "last_epochs": 1, "max_folds": 2,
+           "saliency_clips": 1, "synthetic_size": "quick", "input": "onset_difference", "register": "euclidean",
+           "datasets": ["casme_sq"]},
+    "quick": {"epochs": 8, "batch_size": 8, "lr": 0.01, "momentum": 0.9, "smic_frames": 18, "casme_sq_frames": 18,
+              "kernel_grid": ["3x3x15"], "grid_splits": ["random_80_20"], "last_epochs": 3,
+              "max_folds": None, "saliency_clips": 3, "synthetic_size": "quick", "input": "onset_difference",
+              "register": "euclidean", "datasets": ["casme_sq"]},
+    "full": {"epochs": 100, "batch_size": 8, "lr": 0.01, "momentum": 0.0, "smic_frames": 18, "casme_sq_frames": 96,
              "kernel_grid": [kernel_label(k) for k in TABLE_IX_KERNEL_SIZES], "grid_splits": ["random_80_20", "loso"],
-             "last_epochs": 10, "max_folds": None, "saliency_clips": 4, "synthetic_size": "paper"},
+             "last_epochs": 10, "max_folds": None, "saliency_clips": 4, "synthetic_size": "paper", "input": "frames",
+             "register": "none", "datasets": ["smic_hs", "casme_sq"]},
 }
+#: The two inputs: the paper's grey frame volume, or the onset differences of the CPU profiles (recipe params).
+INPUTS = {"frames": {"motion": "none"}, "onset_difference": {"motion": "onset_difference"}}
 
 
 def make_folds(table: pd.DataFrame, split: str, seed: int = 0):
@@ -327,20 +344,21 @@ def run_experiment(prep, model: str, split: str, *, dataset: str, protocol: str,
                    kernel: Sequence[int] = PAPER_KERNEL_SIZE, epochs: int = 100, batch_size: int = 8, lr: float = 0.01,
                    seed: int = 0, device="auto", max_folds: int | None = None, notebook: str = "30_reddy2019_3d_cnn",
                    data_source: str | None = None, extra_params: dict | None = None, save_model: bool = False,
-                   progress: bool = True):
+                   progress: bool = True, train_overrides: dict | None = None):
     """Train and test one model under one split with the shared CV runner (resumable result store).
 
     The preprocessing settings (``frames``, the recipe's parameter key) and the profile values go into the run
     parameters, so a changed setting starts a fresh result folder. Only LOSO folds are subject-disjoint; the
     80/20 split is run with ``subject_wise=False`` and recorded as such. ``save_model`` keeps each fold's weights
-    (``model.pt``; 708 MB per fold for a FuseNet at T = 96, so off by default).
+    (``model.pt``; 708 MB per fold for a FuseNet at T = 96, so off by default). ``train_overrides`` change the
+    authors' training settings (:func:`authors_config`), e.g. ``{"momentum": 0.9}`` in the CPU profiles.
     """
     from ...training import cross_validate
 
     folds = make_folds(prep.table, split, seed)
     data = ClipDataset(prep.table, model_inputs(prep, model))
     method = ReddyTorchMethod(ModelFactory(model, int(frames), tuple(int(k) for k in kernel)),
-                              authors_config(epochs, batch_size, lr), save_model=save_model)
+                              authors_config(epochs, batch_size, lr, **(train_overrides or {})), save_model=save_model)
     params = {"split": split, "frames": int(frames), "kernel": kernel_label(kernel),
               "recipe_key": prep.report.params_key, "max_folds": max_folds, **(extra_params or {})}
     return cross_validate(method, data, folds, notebook=notebook, dataset=dataset, protocol=f"{protocol}-{split}",
@@ -472,3 +490,46 @@ def plot_face_rois(prep, i: int, frame: int | None = None, ax=None):
     ax.legend(fontsize=6, loc="lower right")
     ax.axis("off")
     return ax
+
+
+def claims_table(runs: dict, dataset: str, n_classes: int, note_8020: str = "") -> pd.DataFrame:
+    """The claims of the paper that notebook 30 tests on ``dataset``, from ``runs[(dataset, model, split)]``
+    (``CVResult``): MicroExpSTCNN under LOSO above chance (its UAR interval minus 1/C); MicroExpSTCNN (whole face)
+    above each MicroExpFuseNet (eyes + nose-mouth), paired on the LOSO clips; the 80/20 split above LOSO, paired on
+    the 80/20 test clips (both models' predictions for the same clips). Intervals resample subjects
+    (:mod:`mer_utils.evaluation`); verdicts from :func:`~mer_utils.evaluation.claim_verdict`."""
+    from ...evaluation import claim_verdict, compute_metrics, paired_difference_ci, subject_bootstrap
+
+    def uar(p):
+        return compute_metrics(p["true"], p["pred"], n_classes)["uar"]
+
+    rows = []
+    stcnn = runs[dataset, "MicroExpSTCNN", "loso"].predictions
+    lo, hi = subject_bootstrap(stcnn, n_classes)["uar"]
+    chance = 1.0 / n_classes
+    rows.append({"claim": "MicroExpSTCNN recognises micro-expressions (LOSO above chance)",
+                 "method": "MicroExpSTCNN, LOSO", "ablation": f"chance (1/{n_classes})", "UAR (method)": uar(stcnn),
+                 "UAR (ablation)": chance, "ci": [lo - chance, hi - chance]})
+    for fuse in ("MicroExpFuseNet-intermediate", "MicroExpFuseNet-late"):
+        if (dataset, fuse, "loso") in runs:
+            other = runs[dataset, fuse, "loso"].predictions
+            rows.append({"claim": f"whole face beats eyes + nose-mouth ({fuse.split('-')[1]} fusion)",
+                         "method": "MicroExpSTCNN, LOSO", "ablation": f"{fuse}, LOSO", "UAR (method)": uar(stcnn),
+                         "UAR (ablation)": uar(other), "ci": paired_difference_ci(stcnn, other, n_classes)})
+    for model in ("MicroExpSTCNN", "MicroExpFuseNet-intermediate", "MicroExpFuseNet-late"):
+        if (dataset, model, "random_80_20") in runs and (dataset, model, "loso") in runs:
+            split = runs[dataset, model, "random_80_20"].predictions
+            loso = runs[dataset, model, "loso"].predictions
+            common = set(split["clip_uid"]) & set(loso["clip_uid"])  # all of them unless LOSO ran some folds only
+            if not common:
+                continue
+            split, loso = split[split["clip_uid"].isin(common)], loso[loso["clip_uid"].isin(common)]
+            rows.append({"claim": f"80/20 split scores above LOSO ({model})" + note_8020,
+                         "method": f"{model}, 80/20", "ablation": f"{model}, LOSO (same clips)",
+                         "UAR (method)": uar(split), "UAR (ablation)": uar(loso),
+                         "ci": paired_difference_ci(split, loso, n_classes)})
+    out = pd.DataFrame(rows)
+    out["difference"] = out["UAR (method)"] - out["UAR (ablation)"]
+    out["95% CI (subjects)"] = [f"[{a:+.3f}, {b:+.3f}]" for a, b in out["ci"]]
+    out["verdict"] = [claim_verdict(c, 1) for c in out["ci"]]
+    return out.drop(columns="ci").round(3).set_index("claim")

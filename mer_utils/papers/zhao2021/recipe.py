@@ -8,49 +8,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ...preprocess.align import alignment_transform, as_size
+from ...preprocess.align import REGISTER_CHOICES, alignment_transform, as_size, register_to_first
 from ...preprocess.flow import METHODS as FLOW_METHODS, flow_image
 from ...preprocess.recipe import FaceParams, Recipe, check_choice, check_positive, frame_shape, read_aligned
 from ...preprocess.residual import absolute_residual_sum, relative_residual_sum
 from ...preprocess.temporal import key_frames, residual_segment
-
-
-#: How key frames are aligned to the start frame before the residuals (§3.1 "align faces"): ``"none"`` — one
-#: landmark crop for the whole clip, so head drift between frames stays in the residuals; ``"euclidean"`` —
-#: each later frame additionally registered to the start frame by a rigid (rotation + shift) ECC fit.
-REGISTER_CHOICES = ("none", "euclidean")
-
-
-def register_to_first(frames: np.ndarray, motion: str = "euclidean", iterations: int = 50,
-                      eps: float = 1e-4) -> np.ndarray:
-    """``frames`` (T, H, W[, 3]) uint8 with frames 1..T-1 warped onto frame 0 by a rigid ECC fit (OpenCV's
-    ``findTransformECC``, on grey, slightly blurred copies); a frame whose fit fails is kept as it is.
-
-    Removes the rigid head drift the one-transform-per-clip crop leaves between the start and the key frames,
-    so the residual sums (eq. 5-7) keep the non-rigid facial motion rather than edges of a shifted face.
-    """
-    frames = np.asarray(frames)
-    if frames.ndim not in (3, 4) or frames.dtype != np.uint8:
-        raise ValueError(f"register_to_first: expected uint8 frames (T, H, W[, 3]), got {frames.dtype} {frames.shape}.")
-    check_choice("register", motion, REGISTER_CHOICES[1:])
-
-    def grey(x):
-        g = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) if x.ndim == 3 else x
-        return cv2.GaussianBlur(g, (5, 5), 1.0).astype(np.float32)
-
-    ref = grey(frames[0])
-    h, w = ref.shape
-    out = frames.copy()
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, eps)
-    for i in range(1, len(frames)):
-        warp = np.eye(2, 3, dtype=np.float32)
-        try:
-            _, warp = cv2.findTransformECC(ref, grey(frames[i]), warp, cv2.MOTION_EUCLIDEAN, criteria, None, 1)
-        except cv2.error:
-            continue
-        out[i] = cv2.warpAffine(frames[i], warp, (w, h), flags=cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP,
-                                borderMode=cv2.BORDER_REPLICATE)
-    return out
 
 
 @dataclass(frozen=True)
