@@ -327,11 +327,15 @@ def course_main_results(notebook_dir: str | Path | None = None, papers: pd.DataF
             m = {}
         main = m.get("main") or {}
         row = {"notebook": path.stem, "paper": paper, "protocol": main.get("protocol"),
-               "data": m.get("data_source"), "UAR": main.get("uar"), "UAR 95% CI": main.get("uar_ci95"),
+               "data": m.get("data_source"), "UAR": main.get("uar"),
+               "UAR 95% CI": [round(float(v), 3) for v in main["uar_ci95"]] if main.get("uar_ci95") else None,
                "chance": main.get("chance_uar"), "majority": main.get("majority_uar"),
                "control (flow + SVM)": main.get("control_uar"), "UF1": main.get("uf1"), "WAR": main.get("war")}
-        same = papers[(papers["paper"] == paper) & (papers["protocol"] == main.get("protocol"))] \
-            if main.get("protocol") else papers.iloc[0:0]
+        # "she2020_4class 5fold", "reddy2019_casme_sq-loso": the protocol's registered name comes first
+        base = split_protocol(str(main["protocol"]).split()[0])[0] if main.get("protocol") else None
+        same = papers[(papers["paper"] == paper) & (papers["protocol"] == base)] if base else papers.iloc[0:0]
+        if (same["dataset"] == COMPOSITE).any():  # a composite's pooled number, not one of its datasets'
+            same = same[same["dataset"] == COMPOSITE]
         for metric in ("uar", "uf1", "war"):
             vals = same[same["metric"] == metric]["value"]
             if len(vals):
