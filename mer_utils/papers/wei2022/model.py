@@ -23,6 +23,8 @@ layers see the facial change, not the face (not in the paper; the notebook says 
 """
 from __future__ import annotations
 
+import contextlib
+
 import copy
 
 import torch
@@ -58,7 +60,10 @@ class AttentionPool(nn.Module):
     def scores(self, feats: torch.Tensor) -> torch.Tensor:
         """``F q`` in fp32 (also under autocast), shape ``feats.shape[:-1]``."""
         self._check(feats)
-        with torch.autocast(device_type=feats.device.type, enabled=False):
+        kind = feats.device.type
+        guard = torch.autocast(device_type=kind, enabled=False) if kind in ("cpu", "cuda", "mps", "xpu") \
+            else contextlib.nullcontext()  # e.g. the meta device of the cost plan's FLOP counts
+        with guard:
             return F.linear(feats.float(), self.score.weight.float(), self.score.bias.float()).squeeze(-1)
 
     def gates(self, feats: torch.Tensor) -> torch.Tensor:
