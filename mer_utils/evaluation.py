@@ -127,11 +127,7 @@ def quick_scores(y_true, y_pred, num_classes: int) -> dict[str, float]:
     if len(y_true) == 0:
         return {"war": float("nan"), "uar": float("nan"), "uf1": float("nan")}
     cm = np.bincount(y_true.astype(int) * C + y_pred.astype(int), minlength=C * C).reshape(C, C).astype(float)
-    tp, n_true, n_pred = np.diag(cm), cm.sum(1), cm.sum(0)
-    denom = n_true + n_pred  # = 2TP + FP + FN
-    f1 = np.divide(2 * tp, denom, out=np.zeros(C), where=denom > 0)
-    rec = np.divide(tp, n_true, out=np.zeros(C), where=n_true > 0)
-    return {"war": float(tp.sum() / len(y_true)), "uar": float(rec.mean()), "uf1": float(f1.mean())}
+    return {k: float(v) for k, v in _scores_from_confusions(cm).items()}
 
 
 def _check_predictions(predictions: pd.DataFrame, needed: Iterable[str] = ("true", "pred")) -> None:
@@ -270,11 +266,21 @@ def best_epoch_on_test(epoch_predictions: Mapping[str, pd.DataFrame], labels: Se
 # --------------------------------------------------------------------------------------------------
 # Results a reader can trust: pooled scores with their yardsticks and a subject-bootstrap interval
 # --------------------------------------------------------------------------------------------------
-def _confusions_by_group(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, C: int):
-    """Per-group confusion matrices, shape (G, C, C), and the group names."""
-    names, gi = np.unique(groups, return_inverse=True)
+def _subject_confusions(predictions: pd.DataFrame, labs: np.ndarray) -> np.ndarray:
+    """One confusion matrix per subject (``subject_uid``, in sorted order), shape (S, C, C)."""
+    C = len(labs)
+    index = {int(l): i for i, l in enumerate(labs)}
+    y_true = np.array([index[int(v)] for v in predictions["true"]], dtype=np.int64)
+    y_pred = np.array([index[int(v)] for v in predictions["pred"]], dtype=np.int64)
+    names, gi = np.unique(predictions["subject_uid"].astype(str).to_numpy(), return_inverse=True)
     flat = np.bincount(gi * C * C + y_true * C + y_pred, minlength=len(names) * C * C)
-    return flat.reshape(len(names), C, C).astype(float), names
+    return flat.reshape(len(names), C, C).astype(float)
+
+
+def _subject_resamples(n_subjects: int, n_boot: int, seed: int) -> np.ndarray:
+    """``(n_boot, S)`` counts of each subject in each bootstrap replicate (S draws with replacement)."""
+    S = int(n_subjects)
+    return np.random.default_rng(seed).multinomial(S, np.full(S, 1.0 / S), size=int(n_boot)).astype(float)
 
 
 def _scores_from_confusions(cm: np.ndarray) -> dict[str, np.ndarray]:
@@ -299,16 +305,8 @@ def subject_bootstrap(predictions: pd.DataFrame, labels: Sequence[int] | int, n_
     multinomial subject counts times those matrices. Returns ``{"war": [lo, hi], "uar": ..., "uf1": ...}``.
     """
     _check_predictions(predictions, ("true", "pred", "subject_uid"))
-    labs = _as_labels(labels)
-    C = len(labs)
-    index = {int(l): i for i, l in enumerate(labs)}
-    y_true = np.array([index[int(v)] for v in predictions["true"]], dtype=np.int64)
-    y_pred = np.array([index[int(v)] for v in predictions["pred"]], dtype=np.int64)
-    cms, names = _confusions_by_group(y_true, y_pred, predictions["subject_uid"].astype(str).to_numpy(), C)
-    S = len(names)
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(S, np.full(S, 1.0 / S), size=int(n_boot)).astype(float)  # (B, S)
-    boot = np.einsum("bs,sij->bij", counts, cms)
+    cms = _subject_confusions(predictions, _as_labels(labels))
+    boot = np.einsum("bs,sij->bij", _subject_resamples(len(cms), n_boot, seed), cms)
     scores = _scores_from_confusions(boot)
     alpha = (1.0 - level) / 2.0
     return {k: [float(np.nanquantile(v, alpha)), float(np.nanquantile(v, 1.0 - alpha))] for k, v in scores.items()}
@@ -413,14 +411,8 @@ def paired_difference_ci(a: pd.DataFrame, b: pd.DataFrame, labels: Sequence[int]
         raise ValueError("paired_difference_ci needs predictions of the same clips (clip_uid) in both tables.")
     b = b.set_index("clip_uid").loc[a["clip_uid"]].reset_index()
     labs = _as_labels(labels)
-    C = len(labs)
-    index = {int(l): i for i, l in enumerate(labs)}
-    groups = a["subject_uid"].astype(str).to_numpy()
-    enc = lambda s: np.array([index[int(v)] for v in s], dtype=np.int64)  # noqa: E731
-    cm_a, names = _confusions_by_group(enc(a["true"]), enc(a["pred"]), groups, C)
-    cm_b, _ = _confusions_by_group(enc(b["true"]), enc(b["pred"]), groups, C)
-    S = len(names)
-    counts = np.random.default_rng(seed).multinomial(S, np.full(S, 1.0 / S), size=int(n_boot)).astype(float)
+    cm_a, cm_b = _subject_confusions(a, labs), _subject_confusions(b, labs)  # same subjects, same order
+    counts = _subject_resamples(len(cm_a), n_boot, seed)  # one replicate for both
     diff = _scores_from_confusions(np.einsum("bs,sij->bij", counts, cm_a))[metric] \
         - _scores_from_confusions(np.einsum("bs,sij->bij", counts, cm_b))[metric]
     alpha = (1.0 - level) / 2.0
