@@ -230,8 +230,15 @@ def write_summary(run_dir: Path, results: list[NotebookResult], info: dict) -> P
 
 def run(notebooks: list[str] | None = None, profile: str = "quick", params: dict | None = None,
         out: str | os.PathLike | None = None, data_size: str | None = None, generate_data: bool = True,
-        kernel_name: str = KERNEL_NAME, folder: Path = NOTEBOOK_DIR) -> tuple[Path, list[NotebookResult]]:
-    """Run notebooks headless; return the run folder and the per-notebook results."""
+        kernel_name: str = KERNEL_NAME, folder: Path = NOTEBOOK_DIR,
+        require_licensed: bool = False) -> tuple[Path, list[NotebookResult]]:
+    """Run notebooks headless; return the run folder and the per-notebook results.
+
+    ``require_licensed=True`` (``--require-licensed``): every notebook stops at its first dataset that is not
+    under the data root instead of falling back to the synthetic set (``$MER_REQUIRE_LICENSED=1`` in the
+    kernels; a notebook's own ``REQUIRE_LICENSED=False`` parameter still wins). The synthetic data is then not
+    generated either.
+    """
     check_profile(profile)
     chosen = resolve_notebooks(notebooks, folder)
     if not chosen:
@@ -248,13 +255,18 @@ def run(notebooks: list[str] | None = None, profile: str = "quick", params: dict
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     info = {"profile": profile, "data_size": data_size, "started": stamp, "parameters": params or {},
             "python": sys.version.split()[0]}
-    if generate_data:
+    info["require_licensed"] = bool(require_licensed)
+    if generate_data and not require_licensed:
         print(f"[course] making sure the synthetic '{data_size}' data exists ...", flush=True)
         t0 = time.time()
         root = ensure_data(data_size)
         info["data_seconds"] = round(time.time() - t0, 1)
         print(f"[course] data ready at {root} ({info['data_seconds']} s)", flush=True)
     env = {"MER_SYNTHETIC_SIZE": data_size}
+    if require_licensed:
+        from .paths import REQUIRE_LICENSED_ENV
+
+        env[REQUIRE_LICENSED_ENV] = "1"
     results = []
     for nb in chosen:
         print(f"[course] running {nb.name} with {plan[nb]} ...", flush=True)
@@ -342,6 +354,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--data-size", choices=("quick", "paper"), help="synthetic data size "
                    "(default: paper for the full profile, else quick)")
     r.add_argument("--no-data", action="store_true", help="do not generate the synthetic data first")
+    r.add_argument("--require-licensed", action="store_true", help="stop each notebook at its first dataset "
+                   "missing under the data root instead of using the synthetic set ($MER_REQUIRE_LICENSED=1)")
     r.add_argument("--kernel", default=KERNEL_NAME, help="Jupyter kernel name (default python3)")
     sub.add_parser("list", help="list the notebooks and their parameters")
     c = sub.add_parser("plan", help="estimated GPU-hours (one H100), peak GPU / host memory and disk per notebook "
@@ -403,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         if "PROFILE" in params:
             raise CourseError("Pass the profile with --profile, not -p PROFILE.")
         _, results = run(args.notebook, args.profile, params, args.out, args.data_size,
-                         not args.no_data, args.kernel)
+                         not args.no_data, args.kernel, require_licensed=args.require_licensed)
         return 0 if all(r.status == "ok" for r in results) else 1
     except CourseError as exc:
         print(f"mer-course: error: {exc}", file=sys.stderr)

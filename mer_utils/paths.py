@@ -13,6 +13,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Environment variable naming the folder that holds the licensed datasets.
 DATA_ROOT_ENV = "MER_DATA_ROOT"
+#: Environment variable: "1" = every loader stops instead of falling back to the synthetic sets (see
+#: :func:`require_licensed`); set by ``course run --require-licensed`` for the notebooks it runs.
+REQUIRE_LICENSED_ENV = "MER_REQUIRE_LICENSED"
 #: Environment variable naming the synthetic-data folder (default ``data/synthetic``).
 SYNTHETIC_ROOT_ENV = "MER_SYNTHETIC_ROOT"
 #: Environment variable naming the cache folder (default ``data/cache``).
@@ -71,6 +74,28 @@ def explicit_data_root(value: str | os.PathLike | None = None) -> Path | None:
         raise NotADirectoryError(f"{where} is a file, not a folder. Expected the folder holding the licensed "
                                  "datasets (CASME2/, SAMM/, ...); point DATA_ROOT at it.")
     return path
+
+
+def require_licensed(value: bool | None = None) -> bool:
+    """Whether a missing licensed dataset is an error instead of a fallback to the synthetic set.
+
+    ``value`` (the ``require_licensed=`` argument or a notebook's ``REQUIRE_LICENSED`` parameter) wins when it is
+    ``True`` or ``False``; ``None`` reads ``$MER_REQUIRE_LICENSED`` (``1``/``true``/``yes`` or ``0``/``false``/
+    ``no``/unset). Anything else is an error naming the value, never a guess.
+    """
+    if value is not None:
+        if not isinstance(value, bool):
+            raise TypeError(f"require_licensed={value!r}: expected True, False or None (None: from "
+                            f"${REQUIRE_LICENSED_ENV}, default False).")
+        return value
+    raw = os.environ.get(REQUIRE_LICENSED_ENV, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"${REQUIRE_LICENSED_ENV}={os.environ[REQUIRE_LICENSED_ENV]!r}: expected 1/true/yes (stop "
+                     "unless the licensed data is there) or 0/false/no (fall back to the synthetic sets); fix or "
+                     "unset it.")
 
 
 def synthetic_root(size: str = "quick") -> Path:

@@ -352,6 +352,28 @@ def test_require_licensed_through_load_protocol(tmp_path, synthetic_root):  # er
         load_protocol("casme2_5class", tmp_path / "data", require_licensed=True, verbose=False)
 
 
+def test_require_licensed_from_the_environment(tmp_path, synthetic_root, monkeypatch):  # error
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("MER_REQUIRE_LICENSED", "1")
+    with pytest.raises(FileNotFoundError, match=r"Licensed CASME II not found under .*no synthetic fallback"):
+        load_protocol("casme2_5class", tmp_path / "data", verbose=False)
+    # the notebook's explicit REQUIRE_LICENSED=False wins over the environment
+    table, _ = quiet(load_protocol, "casme2_5class", tmp_path / "data", verbose=False, require_licensed=False)
+    assert table.attrs["sources"]["casme2"]["source"] == "synthetic"
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_require_licensed_environment_value_checked(tmp_path, monkeypatch, value):  # error
+    monkeypatch.setenv("MER_REQUIRE_LICENSED", value)
+    with pytest.raises(ValueError, match=rf"\$MER_REQUIRE_LICENSED='{value}': expected 1/true/yes"):
+        load_dataset("samm", data_root=tmp_path)
+
+
+def test_require_licensed_parameter_type_checked(tmp_path):  # error
+    with pytest.raises(TypeError, match=r"require_licensed='yes': expected True, False or None"):
+        load_dataset("samm", data_root=tmp_path, require_licensed="yes")
+
+
 def test_release_and_coding_pass_through_load_protocol(tmp_path, synthetic_root):  # handled
     root = build_casme2(tmp_path / "data")
     other = write_xlsx(root / "CASME2-coding-20190701.xlsx", [CASME2_HEADER] + CASME2_ROWS[:1])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -154,3 +155,17 @@ def test_run_continues_after_a_failure_and_summarises(tmp_path):
     assert (run_dir / "notebooks" / "01_bad.ipynb").exists()
     with pytest.raises(course.CourseError, match="not empty"):
         course.run(None, "ci", {}, run_dir, generate_data=False, folder=folder)
+
+
+def test_course_run_require_licensed_reaches_the_kernels(tmp_path, monkeypatch):
+    """``course run --require-licensed``: the kernels see $MER_REQUIRE_LICENSED=1 and no data is generated."""
+    monkeypatch.delenv("MER_REQUIRE_LICENSED", raising=False)
+    monkeypatch.setattr(course, "ensure_data", lambda size: pytest.fail("data generated under --require-licensed"))
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    _write_notebook(folder, "00_env.ipynb", 'import os\nfrom mer_utils.record import record_metrics\n'
+                    'record_metrics("00_env", {"flag": os.environ.get("MER_REQUIRE_LICENSED", "unset")})')
+    run_dir, results = course.run(None, "ci", {}, tmp_path / "run", folder=folder, require_licensed=True)
+    assert results[0].status == "ok" and results[0].metrics == {"flag": "1"}
+    assert json.loads((run_dir / "summary.json").read_text())["require_licensed"] is True
+    assert "MER_REQUIRE_LICENSED" not in os.environ                          # the runner's own process is untouched

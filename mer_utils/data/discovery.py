@@ -158,7 +158,7 @@ def _check_options(spec: DatasetSpec, options: dict) -> None:
 
 
 def load_dataset(name: str, data_root: str | os.PathLike | None = None, synthetic_size: str = "quick",
-                 verbose: bool = True, require_licensed: bool = False, **options: Any) -> pd.DataFrame:
+                 verbose: bool = True, require_licensed: bool | None = None, **options: Any) -> pd.DataFrame:
     """The clip table (or image table for ``fer2013`` / ``ckplus``) of dataset ``name``.
 
     Uses the licensed copy under ``mer_utils.paths.data_root(data_root)/<DATASET_FOLDERS[...]>`` when it holds
@@ -170,7 +170,8 @@ def load_dataset(name: str, data_root: str | os.PathLike | None = None, syntheti
     ``ckplus``: ``last_k``, ``include_neutral``; ``fer2013``: ``usage``.
 
     - A ``data_root`` (or ``$MER_DATA_ROOT``) that does not exist is an error, not a reason to fall back.
-    - ``require_licensed=True`` raises instead of falling back.
+    - ``require_licensed=True`` raises instead of falling back (``None``: from ``$MER_REQUIRE_LICENSED``, see
+      :func:`mer_utils.paths.require_licensed`; notebooks pass their ``REQUIRE_LICENSED`` parameter).
     - A fallback the user did not expect (``data_root`` / ``$MER_DATA_ROOT`` given, or the dataset's folder
       exists but is incomplete) is also reported with a :class:`~mer_utils.data.naming.LicensedDataWarning`
       naming what is missing and the synthetic path used.
@@ -182,6 +183,7 @@ def load_dataset(name: str, data_root: str | os.PathLike | None = None, syntheti
     """
     spec = dataset_spec(name)
     _check_options(spec, options)
+    require_licensed = paths.require_licensed(require_licensed)
     chosen = paths.explicit_data_root(data_root)
     folder, missing = licensed_status(spec.name, data_root, **options)
     fallback = None
@@ -220,7 +222,8 @@ def load_dataset(name: str, data_root: str | os.PathLike | None = None, syntheti
             fallback = reason
             given = f" (the licensed file option(s) {sorted(dropped)} are not used for it)" if dropped else ""
             warnings.warn(f"{message}{given}. The results will be those of synthetic data; pass "
-                          "require_licensed=True to stop instead.", LicensedDataWarning, stacklevel=2)
+                          "require_licensed=True (notebooks: REQUIRE_LICENSED = True; course run --require-licensed) to stop "
+                          "instead.", LicensedDataWarning, stacklevel=2)
     table = spec.loader(root, **loader_options)
     table.attrs.update({"source": source, "root": str(root), "options": loader_options})
     if fallback is not None:

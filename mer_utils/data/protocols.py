@@ -366,7 +366,7 @@ def get_protocol(name: str) -> Protocol:
 # Loading
 # --------------------------------------------------------------------------------------------------------------
 def load_protocol(name: str | Protocol, data_root: str | Path | None = None, synthetic_size: str = "quick",
-                  verbose: bool = True, check_megc2019: bool = True, require_licensed: bool = False,
+                  verbose: bool = True, check_megc2019: bool = True, require_licensed: bool | None = None,
                   release: str | None = None, coding: str | Path | Mapping[str, Any] | None = None,
                   options: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Load every dataset ``name`` needs (licensed when present, else synthetic), concatenate them and apply it.
@@ -376,7 +376,8 @@ def load_protocol(name: str | Protocol, data_root: str | Path | None = None, syn
     ground-truth CSV found next to the data (``MEGC2019/`` or the data root itself; differences are warned
     about, see :func:`compare_with_megc2019`).
 
-    ``require_licensed=True``: raise instead of falling back to the synthetic set for any dataset.
+    ``require_licensed=True``: raise instead of falling back to the synthetic set for any dataset (``None``: from
+    ``$MER_REQUIRE_LICENSED``, default False).
     ``release``: the CASME II release (``'raw'`` / ``'cropped'``; default whichever is there).
     ``coding``: the annotation spreadsheet to use — a path when the protocol reads one annotated dataset, else
     ``{dataset: path}`` (keys as in ``load_dataset``: ``casme2``, ``samm``, ``casme``, ``casme_sq``).
