@@ -222,8 +222,8 @@ def load_dataset(name: str, data_root: str | os.PathLike | None = None, syntheti
             fallback = reason
             given = f" (the licensed file option(s) {sorted(dropped)} are not used for it)" if dropped else ""
             warnings.warn(f"{message}{given}. The results will be those of synthetic data; pass "
-                          "require_licensed=True (notebooks: REQUIRE_LICENSED = True; course run --require-licensed) to stop "
-                          "instead.", LicensedDataWarning, stacklevel=2)
+                          "require_licensed=True (notebooks: REQUIRE_LICENSED = True; course run "
+                          "--require-licensed) to stop instead.", LicensedDataWarning, stacklevel=2)
     table = spec.loader(root, **loader_options)
     table.attrs.update({"source": source, "root": str(root), "options": loader_options})
     if fallback is not None:
