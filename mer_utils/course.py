@@ -41,7 +41,9 @@ KERNEL_NAME = "python3"
 #: Environment for the refresh of committed outputs and for the notebook tests, so both agree.
 #: The baselines are CPU runs (``CUDA_VISIBLE_DEVICES=""``): a GPU computes other last digits.
 REPRODUCIBLE_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_DISABLE": "1",
-                    "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+                    "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "",
+                    # the explorers of notebooks 01 and 50 draw their default state as a figure (mer_utils.explore)
+                    "MER_HEADLESS": "1"}
 
 
 class CourseError(ValueError):
