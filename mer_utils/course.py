@@ -256,7 +256,7 @@ def run(notebooks: list[str] | None = None, profile: str = "quick", params: dict
         root = ensure_data(data_size)
         info["data_seconds"] = round(time.time() - t0, 1)
         print(f"[course] data ready at {root} ({info['data_seconds']} s)", flush=True)
-    env = {"MER_SYNTHETIC_SIZE": data_size}
+    env = {"MER_SYNTHETIC_SIZE": data_size, "MER_HEADLESS": "1"}  # explorers as static figures (mer_utils.explore)
     results = []
     for nb in chosen:
         print(f"[course] running {nb.name} with {plan[nb]} ...", flush=True)
