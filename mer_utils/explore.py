@@ -534,6 +534,7 @@ class Explorer:
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
         self.status = W.HTML()
         self.draws = 0
+        self._pictures = _LRU(32)  # PNG per combination of values: moving a slider back costs nothing
         items = list(self.controls.values())
         rows = [W.HBox(items[i:i + 3]) for i in range(0, len(items), 3)]
         self.widget = W.VBox(rows + [self.image, self.status])
@@ -547,14 +548,15 @@ class Explorer:
 
     def redraw(self) -> None:
         t0 = time.perf_counter()
+        values = self.values()
         try:
-            png = figure_png(self.draw(**self.values()))
+            png = self._pictures.get(tuple(values.items()), lambda: figure_png(self.draw(**values)))
         except Exception as exc:  # an invalid combination: say so, keep the last picture
             self.status.value = f"<span style='color:#b00'>{type(exc).__name__}: {exc}</span>"
             return
         self.image.value = png
         self.draws += 1
-        shown = ", ".join(f"{k}={v}" for k, v in self.values().items() if k != "clip")
+        shown = ", ".join(f"{k}={v}" for k, v in values.items() if k != "clip")
         self.status.value = f"<small>{shown} &mdash; drawn in {1000 * (time.perf_counter() - t0):.0f} ms</small>"
 
     def _changed(self, change) -> None:
