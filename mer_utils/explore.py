@@ -15,8 +15,9 @@ clip of a clip table (a ``clip`` dropdown switches clips):
 
 **Live or static.** ``interactive="auto"`` (the notebooks' ``INTERACTIVE`` parameter) gives live ipywidgets only
 where a person is looking: an IPython kernel that a Jupyter server started for a notebook (JupyterLab, Notebook 7:
-the server sets ``JPY_SESSION_NAME`` in the kernel's environment) and no ``MER_HEADLESS`` set. papermill, nbval and
-nbclient start kernels without ``JPY_SESSION_NAME``, and the course's runners (``mer_utils.course``,
+the server sets ``JPY_SESSION_NAME`` in the kernel's environment; a kernel launched by another kernel, as by papermill
+called from a notebook, does not count) and no ``MER_HEADLESS`` set. papermill, nbval and nbclient start kernels
+without ``JPY_SESSION_NAME``, and the course's runners (``mer_utils.course``,
 ``scripts/test.sh``) also set ``MER_HEADLESS=1``, so a batch run gets the default state as an ordinary matplotlib
 figure — the stored outputs and the tests stay deterministic. ``interactive=True`` forces the widgets (e.g. VS Code,
 whose kernels have no Jupyter server), ``False`` the figure.
@@ -68,7 +69,21 @@ def frontend_state() -> tuple[bool, str]:
         return False, "not running in a Jupyter kernel"
     if not os.environ.get("JPY_SESSION_NAME"):
         return False, "the kernel was not started by a Jupyter server (papermill, nbval, nbclient)"
+    if _launched_by_a_kernel(os.environ.get("JPY_PARENT_PID")):
+        return False, "the kernel was started from another kernel (papermill run inside a notebook)"
     return True, f"notebook session {os.environ['JPY_SESSION_NAME']!r}"
+
+
+def _launched_by_a_kernel(parent_pid: str | None) -> bool:
+    """Whether the process that launched this kernel (jupyter_client's ``JPY_PARENT_PID``) is itself an IPython
+    kernel: papermill called from a notebook passes the notebook's ``JPY_SESSION_NAME`` on to the kernels it
+    starts. Linux ``/proc`` only; elsewhere (or unreadable) False."""
+    try:
+        with open(f"/proc/{int(parent_pid)}/cmdline", "rb") as f:
+            cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except (TypeError, ValueError, OSError):
+        return False
+    return "ipykernel" in cmdline
 
 
 def is_live(interactive: Any = "auto") -> bool:

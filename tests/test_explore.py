@@ -44,6 +44,28 @@ def test_mer_headless_wins_even_in_a_notebook_session(monkeypatch):
     assert "MER_HEADLESS" not in explore.frontend_state()[1]
 
 
+def test_a_kernel_launched_by_a_kernel_is_not_a_reader(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    assert explore._launched_by_a_kernel(str(os.getpid())) is False  # pytest
+    assert explore._launched_by_a_kernel(None) is False and explore._launched_by_a_kernel("nope") is False
+    if not os.path.exists("/proc/self/cmdline"):
+        pytest.skip("no /proc on this system")
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "-m", "ipykernel_launcher"])
+    try:
+        import time
+
+        deadline = time.time() + 10  # until the child has exec'd (before, /proc shows pytest's command line)
+        while b"sleep" not in open(f"/proc/{fake.pid}/cmdline", "rb").read() and time.time() < deadline:
+            time.sleep(0.05)
+        assert explore._launched_by_a_kernel(str(fake.pid)) is True
+    finally:
+        fake.kill()
+        fake.wait()
+
+
 @pytest.mark.parametrize("value", ["yes", 1, None, "live"])
 def test_interactive_parameter_is_checked(value):
     with pytest.raises(ValueError, match=r"INTERACTIVE=.*expected 'auto'"):
