@@ -264,9 +264,12 @@ def magnification_figure(src: ClipSource, clip: str | None = None, factor: float
     from .preprocess.temporal import temporal_interpolate
 
     c = src[clip or src.default]
-    if not np.isfinite(factor) or not 1.0 <= float(factor) <= 100.0:
+    try:
+        factor = float(factor)
+    except (TypeError, ValueError):
+        raise TypeError(f"factor={factor!r}: expected a number (the magnification factor, 1 = no change).") from None
+    if not np.isfinite(factor) or not 1.0 <= factor <= 100.0:
         raise ValueError(f"factor={factor!r}: expected a magnification factor in 1..100 (1 = the frame unchanged).")
-    factor = float(factor)
     _check_choice("method", method, MAGNIFY_METHODS)
     if method == "oh2018" and network is None:
         raise ValueError("method='oh2018' needs network=load_magnification_network('path/to/magnet.pth') (the "
@@ -311,8 +314,9 @@ def magnification(table, clip: str | None = None, *, factor: float = 5.0, method
     src = _source(table, clip)
     kw = dict(clip=clip or src.default, factor=factor, method=method, frame=frame, tim_length=tim_length)
     fixed = dict(size=size, crop=crop, network=network)
+    first = magnification_figure(src, **kw, **fixed)  # the default state; bad parameters raise here, in both modes
     if not is_live(interactive):
-        return magnification_figure(src, **kw, **fixed)
+        return first
     import ipywidgets as W
 
     methods = [m for m in MAGNIFY_METHODS if m != "oh2018" or network is not None]
@@ -320,7 +324,7 @@ def magnification(table, clip: str | None = None, *, factor: float = 5.0, method
     n = tim_length or len(c.seg)
     controls = {
         "clip": W.Dropdown(options=src.uids, value=kw["clip"], description="clip"),
-        "factor": W.FloatSlider(value=factor, min=1.0, max=float(factor_max), step=0.5, description="factor",
+        "factor": W.FloatSlider(value=factor, min=1.0, max=max(float(factor_max), float(factor)), step=0.5, description="factor",
                                 continuous_update=False),
         "method": W.Dropdown(options=methods, value=method, description="method"),
         "frame": W.IntSlider(value=(c.seg.apex if tim_length is None else n // 2) if frame is None else frame,
@@ -339,7 +343,7 @@ def magnification(table, clip: str | None = None, *, factor: float = 5.0, method
             controls["frame"].max = len(new.seg) - 1
             controls["frame"].value = new.seg.apex
         controls["clip"].observe(follow, names="value")
-    return Explorer(lambda **v: magnification_figure(src, **v, **fixed), controls)
+    return Explorer(lambda **v: magnification_figure(src, **v, **fixed), controls, first)
 
 
 # ------------------------------------------------------------------------------------------ TIM
@@ -378,8 +382,9 @@ def tim(table, clip: str | None = None, *, n_in: int | None = None, n_out: int =
     src = _source(table, clip)
     kw = dict(clip=clip or src.default, n_in=n_in, n_out=n_out)
     fixed = dict(size=size, crop=crop)
+    first = tim_figure(src, **kw, **fixed)  # the default state; bad parameters raise here, in both modes
     if not is_live(interactive):
-        return tim_figure(src, **kw, **fixed)
+        return first
     import ipywidgets as W
 
     total = len(src[kw["clip"]].seg)
@@ -395,7 +400,7 @@ def tim(table, clip: str | None = None, *, n_in: int | None = None, n_out: int =
         new = len(src[change["new"]].seg)
         controls["n_in"].max, controls["n_in"].value = new, new
     controls["clip"].observe(follow, names="value")
-    return Explorer(lambda **v: tim_figure(src, **v, **fixed), controls)
+    return Explorer(lambda **v: tim_figure(src, **v, **fixed), controls, first)
 
 
 # ------------------------------------------------------------------------------------------ optical flow
@@ -435,8 +440,9 @@ def flow(table, clip: str | None = None, *, method: str = "farneback", frame: in
     src = _source(table, clip)
     kw = dict(clip=clip or src.default, method=method, frame=frame, reference=reference, step=step)
     fixed = dict(size=size, crop=crop)
+    first = flow_figure(src, **kw, **fixed)  # the default state; bad parameters raise here, in both modes
     if not is_live(interactive):
-        return flow_figure(src, **kw, **fixed)
+        return first
     import ipywidgets as W
 
     c = src[kw["clip"]]
@@ -446,14 +452,14 @@ def flow(table, clip: str | None = None, *, method: str = "farneback", frame: in
         "frame": W.IntSlider(value=max(c.seg.apex, 1) if frame is None else frame, min=1, max=len(c.seg) - 1,
                              description="frame", continuous_update=False),
         "reference": W.ToggleButtons(options=list(FLOW_REFERENCES), value=reference, description="from"),
-        "step": W.IntSlider(value=step, min=4, max=32, description="arrow step", continuous_update=False),
+        "step": W.IntSlider(value=step, min=min(4, step), max=max(32, step), description="arrow step", continuous_update=False),
     }
 
     def follow(change):
         new = src[change["new"]]
         controls["frame"].max, controls["frame"].value = len(new.seg) - 1, max(new.seg.apex, 1)
     controls["clip"].observe(follow, names="value")
-    return Explorer(lambda **v: flow_figure(src, **v, **fixed), controls)
+    return Explorer(lambda **v: flow_figure(src, **v, **fixed), controls, first)
 
 
 # ------------------------------------------------------------------------------------------ residual sums
@@ -502,8 +508,9 @@ def residual_sums(table, clip: str | None = None, *, n_key: int = 5, end: int | 
     src = _source(table, clip)
     kw = dict(clip=clip or src.default, n_key=n_key, end=end, include_end=include_end)
     fixed = dict(size=size, crop=crop)
+    first = residual_sums_figure(src, **kw, **fixed)  # the default state; bad parameters raise here, in both modes
     if not is_live(interactive):
-        return residual_sums_figure(src, **kw, **fixed)
+        return first
     import ipywidgets as W
 
     def segment_end(c):
@@ -513,7 +520,7 @@ def residual_sums(table, clip: str | None = None, *, n_key: int = 5, end: int | 
     start, seg_end = segment_end(c)
     controls = {
         "clip": W.Dropdown(options=src.uids, value=kw["clip"], description="clip"),
-        "n_key": W.IntSlider(value=n_key, min=1, max=12, description="N_key", continuous_update=False),
+        "n_key": W.IntSlider(value=n_key, min=1, max=max(12, n_key), description="N_key", continuous_update=False),
         "end": W.IntSlider(value=seg_end if end is None else end, min=start + 1, max=len(c.seg) - 1,
                            description="end", continuous_update=False),
         "include_end": W.Checkbox(value=include_end, description="last key frame = end"),
@@ -526,7 +533,7 @@ def residual_sums(table, clip: str | None = None, *, n_key: int = 5, end: int | 
         controls["end"].value = e
         controls["end"].min = s + 1
     controls["clip"].observe(follow, names="value")
-    return Explorer(lambda **v: residual_sums_figure(src, **v, **fixed), controls)
+    return Explorer(lambda **v: residual_sums_figure(src, **v, **fixed), controls, first)
 
 
 # ------------------------------------------------------------------------------------------ the live view
@@ -542,7 +549,7 @@ class Explorer:
     the status line gives the draw time, or the error of an invalid combination (the previous image stays).
     Displays as its widget (``.widget``); :meth:`set` changes controls from code, as a slider move would."""
 
-    def __init__(self, draw: Callable[..., Any], controls: Mapping[str, Any]):
+    def __init__(self, draw: Callable[..., Any], controls: Mapping[str, Any], first=None):
         import ipywidgets as W
 
         self.draw, self.controls = draw, dict(controls)
@@ -556,6 +563,8 @@ class Explorer:
         self.widget.add_class("mer-explorer")
         for w in items:
             w.observe(self._changed, names="value")
+        if first is not None:  # the figure of the controls' initial values, already drawn
+            self._pictures[tuple(self.values().items())] = figure_png(first)
         self.redraw()
 
     def values(self) -> dict:

@@ -122,6 +122,7 @@ def test_a_clip_is_read_once_and_arrays_are_cached(table, clip):
 # ------------------------------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("fn, kw, error, match", [
     (explore.magnification, dict(factor=0.5), ValueError, r"factor=0.5: expected a magnification factor in 1\.\.100"),
+    (explore.magnification, dict(factor="big"), TypeError, r"factor='big': expected a number"),
     (explore.magnification, dict(method="phase"), ValueError, r"method='phase': expected one of \('eulerian'"),
     (explore.magnification, dict(method="oh2018"), ValueError, r"needs network=load_magnification_network"),
     (explore.magnification, dict(frame=10_000), ValueError, r"frame=10000: expected an integer in 0\.\.\d+"),
@@ -133,9 +134,10 @@ def test_a_clip_is_read_once_and_arrays_are_cached(table, clip):
     (explore.flow, dict(reference="apex"), ValueError, r"reference='apex': expected one of \('onset', 'previous'\)"),
     (explore.residual_sums, dict(n_key=0), ValueError, r"n_key=0: expected an integer in 1\.\.32"),
 ])
-def test_bad_parameters_get_clear_errors(fn, kw, error, match, table, clip):
+@pytest.mark.parametrize("interactive", [False, True])
+def test_bad_parameters_get_clear_errors(fn, kw, error, match, interactive, table, clip):
     with pytest.raises(error, match=match):
-        fn(table, clip, interactive=False, size=48, **kw)
+        fn(table, clip, interactive=interactive, size=48, **kw)
 
 
 def test_unknown_clip_and_bad_table(table):
@@ -168,6 +170,14 @@ def test_live_explorer_reports_a_failed_draw_and_keeps_the_picture(table, clip):
     ex.draw = lambda **v: (_ for _ in ()).throw(ValueError("no such frame"))
     ex.set(n_out=9)
     assert ex.image.value == before and ex.draws == draws and "ValueError: no such frame" in ex.status.value
+
+
+def test_live_controls_start_at_the_requested_values(table, clip):
+    ex = explore.residual_sums(table, clip, n_key=20, size=48, interactive=True)
+    assert ex.controls["n_key"].value == 20 and "n_key=20" in ex.status.value
+    ex = explore.flow(table, clip, step=2, size=48, interactive=True)
+    assert ex.controls["step"].value == 2 and ex.controls["step"].min == 2
+    assert explore.magnification(table, clip, factor=40, size=48, interactive=True).controls["factor"].value == 40
 
 
 def test_live_tim_length_control_spans_the_frame_slider(table, clip):
