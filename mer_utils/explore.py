@@ -233,11 +233,12 @@ def _source(table, clip) -> ClipSource:
 
 
 # ------------------------------------------------------------------------------------------ drawing helpers
-def _figure(width: float, height: float):
-    """A matplotlib Figure outside pyplot: never shown twice by the inline backend, never left open."""
+def _figure(width: float, height: float, layout: str | None = "tight"):
+    """A matplotlib Figure outside pyplot: never shown twice by the inline backend, never left open. Its layout
+    engine lays it out once, when it is drawn (an explicit ``tight_layout()`` would cost a second draw)."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=90)
+    return Figure(figsize=(width, height), dpi=90, layout=layout)
 
 
 def _imshow(ax, img, title: str, **kw):
@@ -302,7 +303,6 @@ def magnification_figure(src: ClipSource, clip: str | None = None, factor: float
             vmax=255)
     fig.suptitle(f"{c.uid} ({c.row.get('emotion', '')}): mean |magnified - onset| {diff.mean():.2f} grey levels",
                  fontsize=9)
-    fig.tight_layout()
     return fig
 
 
@@ -371,7 +371,6 @@ def tim_figure(src: ClipSource, clip: str | None = None, n_in: int | None = None
                 f"TIM frame {t}", cmap="inferno", vmin=0, vmax=255)
     fig.suptitle(f"{c.uid}: {n_in} of its {total} frames -> {n_out} TIM frames "
                  "(bottom: |TIM frame - TIM frame 0| x 8)", fontsize=9)
-    fig.tight_layout()
     return fig
 
 
@@ -423,7 +422,7 @@ def flow_figure(src: ClipSource, clip: str | None = None, method: str = "farneba
     ref = 0 if reference == "onset" else pos - 1
     f = c.memo.get(("flow", size, crop, method, ref, pos),
                    lambda: optical_flow(grey[ref], grey[pos], method))
-    fig = _figure(11.0, 3.1)
+    fig = _figure(11.0, 3.1, layout=None)  # plot_flow places its colour bars itself
     plot_flow(f, grey[pos], step=step, axes=fig.subplots(1, 4),
               title=f"{c.uid}: {method}, {c.label(ref)} -> {c.label(pos)} "
                     f"(largest motion {float(flow_magnitude(f).max()):.2f} px)")
@@ -495,7 +494,6 @@ def residual_sums_figure(src: ClipSource, clip: str | None = None, n_key: int = 
     _imshow(fig.add_subplot(grid[1, 2]), relative_residual_sum(q0, qk), "RRS (eq. 6-7)")
     fig.suptitle(f"{c.uid}: key frames #{[int(c.seg.numbers[k]) for k in keys]} (N_key = {n_key}, "
                  f"gap {int(np.ceil((end - start) / (n_key + 1)))})", fontsize=9)
-    fig.tight_layout()
     return fig
 
 
