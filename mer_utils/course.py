@@ -41,7 +41,9 @@ KERNEL_NAME = "python3"
 #: Environment for the refresh of committed outputs and for the notebook tests, so both agree.
 #: The baselines are CPU runs (``CUDA_VISIBLE_DEVICES=""``): a GPU computes other last digits.
 REPRODUCIBLE_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_DISABLE": "1",
-                    "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+                    "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "",
+                    # the explorers of notebooks 01 and 50 draw their default state as a figure (mer_utils.explore)
+                    "MER_HEADLESS": "1"}
 
 
 class CourseError(ValueError):
@@ -262,7 +264,7 @@ def run(notebooks: list[str] | None = None, profile: str = "quick", params: dict
         root = ensure_data(data_size)
         info["data_seconds"] = round(time.time() - t0, 1)
         print(f"[course] data ready at {root} ({info['data_seconds']} s)", flush=True)
-    env = {"MER_SYNTHETIC_SIZE": data_size}
+    env = {"MER_SYNTHETIC_SIZE": data_size, "MER_HEADLESS": "1"}  # explorers as static figures (mer_utils.explore)
     if require_licensed:
         from .paths import REQUIRE_LICENSED_ENV
 

@@ -13,6 +13,10 @@ notebook the test checks that
   through them) and get fresh execution counts, without a traceback (so the kernel finds ``mer_utils``);
 * the notebook file on disk is unchanged afterwards (autosave is off).
 
+One more test runs an interactive explorer (``mer_utils.explore``) of notebook 01 in the live kernel and moves a
+slider with the keyboard: the widget's picture must be redrawn (other PNG bytes) and its status line name the new
+value.
+
 A screenshot of each notebook is kept under ``$MER_TEST_ARTIFACTS/browser/`` (default
 ``runs/test-artifacts/browser/``); the run's summary names the folder. The whole module skips, with the
 reason, where Chromium or Playwright is missing (``.ci/run`` installs Debian's chromium; Playwright is in the
@@ -129,6 +133,7 @@ def lab(tmp_path_factory) -> Lab:
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"), "OMP_NUM_THREADS": "1",
            "MER_RESULTS_ROOT": os.environ.get("MER_RESULTS_ROOT", str(tmp / "results")),
            "MER_CACHE_ROOT": os.environ.get("MER_CACHE_ROOT", str(tmp / "cache"))}
+    env.pop("MER_HEADLESS", None)  # a reader's JupyterLab: the explorers are live widgets (mer_utils.explore)
     log = tmp / "jupyterlab.log"
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
@@ -293,3 +298,82 @@ def test_notebook_in_jupyterlab(notebook: Path, lab: Lab, browser):
             lab.api(f"/api/sessions/{session['id']}", method="DELETE")
         page.close()
     assert hashlib.sha256(notebook.read_bytes()).hexdigest() == before, f"{notebook.name} was modified on disk"
+
+
+# The interactive explorers (mer_utils.explore) --------------------------------------------------------------
+EXPLORER_NOTEBOOK = REPO_ROOT / "notebooks" / "01_preprocessing.ipynb"
+EXPLORER_CELL = "explore-tim-code"  # explore.tim(table, row.clip_uid, n_out=64, ...): its third control is n_out
+_EXPLORER_IMAGE = """async () => {
+  const img = document.querySelector('.jp-NotebookPanel .mer-explorer img');
+  if (!img || !img.src) return null;
+  const bytes = await (await fetch(img.src)).arrayBuffer();
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  const status = document.querySelector('.jp-NotebookPanel .mer-explorer .widget-html');
+  return {src: img.src, size: bytes.byteLength, status: status ? status.innerText : '',
+          sha: [...new Uint8Array(digest)].map(b => b.toString(16).padStart(2, '0')).join('')};
+}"""
+
+
+def explorer_cells(notebook: Path) -> list[int]:
+    """Indices of the code cells to run for the TIM explorer: setup, parameters, profile, the data cell
+    (``table = load_dataset(...)``, which also picks ``row``) and the explorer cell itself."""
+    cells = json.loads(notebook.read_text())["cells"]
+    _, setup = setup_cells(notebook)
+    data = [i for i, c in enumerate(cells) if "".join(c["source"]).startswith("table = load_dataset(")]
+    explorer = [i for i, c in enumerate(cells) if c.get("id") == EXPLORER_CELL]
+    assert data and explorer, f"{notebook.name}: no data cell or no cell with id {EXPLORER_CELL!r}"
+    return setup + [data[0], explorer[0]]
+
+
+def test_explorer_slider_redraws_in_jupyterlab(lab: Lab, browser):
+    rel = EXPLORER_NOTEBOOK.relative_to(REPO_ROOT).as_posix()
+    before = hashlib.sha256(EXPLORER_NOTEBOOK.read_bytes()).hexdigest()
+    targets = explorer_cells(EXPLORER_NOTEBOOK)
+    shots = artifact_dir()
+    shots.mkdir(parents=True, exist_ok=True)
+    shot = shots / "explorer_01_tim.png"
+    page = browser.new_page()
+    js_errors: list[str] = []
+    page.on("pageerror", lambda exc: js_errors.append(str(exc)))
+    try:
+        page.goto(f"{lab.base}/lab/workspaces/explorer-test/tree/{rel}?reset&token={lab.token}")
+        _wait_for(lambda: page.locator(CELL).count() > max(targets), RENDER_S, "no cells appeared", page, lab, shot)
+        _wait_for(lambda: page.locator('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status="idle"]')
+                  .count() > 0 and (lab.session_of(rel) or {}).get("kernel", {}).get("execution_state") == "idle",
+                  RENDER_S, "the kernel did not start and go idle", page, lab, shot)
+        # run the cells through the UI: from the first cell in command mode, Shift+Enter runs a target cell and
+        # moves on, "j" only moves on (the cells in between are not run); the kernel queues the runs
+        page.locator(CELL).first.click()
+        page.keyboard.press("Escape")
+        for i in range(max(targets) + 1):
+            page.keyboard.press("Shift+Enter" if i in targets else "j")
+            page.wait_for_timeout(60)
+        first = _wait_for(lambda: page.evaluate(_EXPLORER_IMAGE), RUN_S,
+                          f"the explorer of {EXPLORER_NOTEBOOK.name} showed no live picture (cells {targets}); "
+                          "outputs: " + " | ".join(page.locator(CELL).nth(i).inner_text()[-300:] for i in targets),
+                          page, lab, shot)
+        assert first["size"] > 1000 and "n_out=64" in first["status"], first
+        # move the "frames out" slider one step with the keyboard, as a reader would
+        handle = page.locator(".jp-NotebookPanel .mer-explorer .noUi-handle").nth(1)  # sliders: frames in, frames out
+        handle.scroll_into_view_if_needed()
+        handle.focus()
+        page.keyboard.press("ArrowRight")
+        t0 = time.time()
+        after = _wait_for(lambda: (lambda r: r if r and r["sha"] != first["sha"] else None)(
+            page.evaluate(_EXPLORER_IMAGE)), 60, "the explorer's picture did not change after a slider step",
+            page, lab, shot)
+        redraw_s = time.time() - t0
+        page.locator(".jp-NotebookPanel .mer-explorer").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(shot))
+        print(f"explorer redrawn {redraw_s:.2f} s after the slider step ({first['size']} -> {after['size']} bytes "
+              f"of PNG); screenshot {shot}")
+        assert "n_out=65" in after["status"], f"status after the step: {after['status']!r}"
+        errors = [i for i in targets if "Traceback (most recent call last)" in page.locator(CELL).nth(i).inner_text()]
+        assert not errors, f"cells {errors} failed: {page.locator(CELL).nth(errors[0]).inner_text()[-2000:]}"
+        assert not js_errors, f"JavaScript errors in JupyterLab: {js_errors[:3]}"
+    finally:
+        session = lab.session_of(rel)
+        if session:
+            lab.api(f"/api/sessions/{session['id']}", method="DELETE")
+        page.close()
+    assert hashlib.sha256(EXPLORER_NOTEBOOK.read_bytes()).hexdigest() == before, f"{rel} was modified on disk"

@@ -134,8 +134,9 @@ def plot_flow(flow: np.ndarray, frame: np.ndarray | None = None, title: str = ""
     for ax, t in zip(axes, ["arrows", "colour (hue = direction)", "magnitude (px)", "optical strain"]):
         ax.set_title(t, fontsize=8)
         ax.axis("off")
-    plt.colorbar(im2, ax=axes[2], fraction=0.046)
-    plt.colorbar(im3, ax=axes[3], fraction=0.046)
+    # the axes' own figure (not pyplot's current one): also right for a figure made outside pyplot
+    axes[2].figure.colorbar(im2, ax=axes[2], fraction=0.046)
+    axes[3].figure.colorbar(im3, ax=axes[3], fraction=0.046)
     if title:
         axes[0].figure.suptitle(title, fontsize=10)
     return axes
