@@ -352,7 +352,38 @@ def update_readme(path: str | Path | None = None, profile: str = "full") -> str:
     return table
 
 
-__all__ = ["ModelProfile", "profile_model", "Stage", "NotebookPlan", "train_stage", "cache_stage", "plan",
+def plan_line(notebook: str, profile: str, params: Mapping | None = None) -> str:
+    """The notebook's own line of the plan, printed before it trains (one call in a code cell:
+    ``plan.print_plan(NOTEBOOK, PROFILE, globals())``). ``params``: the notebook's namespace or parameters;
+    only the UPPER_CASE names its ``resolve_profile`` call maps to settings are applied. The plan models the
+    ``full`` profile on the paper-size data; for the CPU profiles the line says so and costs nothing."""
+    from .config import check_profile
+    from .course import resolve_notebooks
+    from .validate import profile_tables
+
+    check_profile(profile)
+    nb = resolve_notebooks([notebook])[0]
+    if profile != "full":
+        return (f"plan: PROFILE={profile!r} runs on the CPU-sized data (the plan covers PROFILE='full': "
+                f"python -m mer_utils.course plan --profile full --notebook {nb.stem.split('_', 1)[0]})")
+    tables = profile_tables(nb)
+    mapping = tables[0][1] if tables else {}
+    chosen = {k: v for k, v in (params or {}).items() if k in mapping and v is not None}
+    row = plan(profile, [nb.stem], chosen, include_data=False)[0]
+    return (f"plan ({nb.stem}, PROFILE='full', one H100, paper-size data): {row['gpu_hours']:.2f} GPU-hours, "
+            f"GPU {row['gpu_gb']:.1f} GB, host {row['host_gb']:.1f} GB, disk {row['disk_gb']:.1f} GB "
+            f"(targets for the whole course: {TARGETS['gpu_hours']:g} h, {TARGETS['gpu_gb']:g} / "
+            f"{TARGETS['host_gb']:g} / {TARGETS['disk_gb']:g} GB)")
+
+
+def print_plan(notebook: str, profile: str, params: Mapping | None = None) -> str:
+    """Print (and return) :func:`plan_line`."""
+    line = plan_line(notebook, profile, params)
+    print(line)
+    return line
+
+
+__all__ = ["plan_line", "print_plan", "ModelProfile", "profile_model", "Stage", "NotebookPlan", "train_stage", "cache_stage", "plan",
            "total_row", "format_table", "format_stages", "notebook_settings", "protocol_table", "loso_train",
            "TARGETS", "EFFECTIVE_FLOP_PER_S", "H100_BF16_DENSE_PEAK", "UTILISATION", "update_readme"]
 

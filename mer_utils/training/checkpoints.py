@@ -66,3 +66,30 @@ def fit_or_load(model, data: ClipDataset, train_idx, config: TrainConfig, checkp
     save_checkpoint(res.model, path, history=res.history.to_dict(orient="records"), best_epoch=res.best_epoch,
                     config_hash=chash)
     return res
+
+
+def load_state_replacing_head(model, state: dict, head: str = "fc") -> str:
+    """Load a pretrained ``state`` (a state dict, or a dict holding one under ``state_dict`` / ``model``;
+    ``module.`` prefixes of DataParallel removed) into ``model`` whose classifier ``head`` may differ in size
+    (e.g. a FER+ checkpoint with 8 classes into a 7-class network): the head's entries of another shape are
+    left out, so the model keeps its own freshly initialised head. Returns a sentence saying what was done;
+    any other mismatch raises an error naming the keys."""
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise TypeError(f"Expected a state dict (parameter name -> tensor), got {type(state).__name__}.")
+    state = {(k[7:] if k.startswith("module.") else k): v for k, v in state.items()}
+    own = model.state_dict()
+    replaced = sorted(k for k, v in state.items() if k.startswith(head + ".") and k in own
+                      and tuple(v.shape) != tuple(own[k].shape))
+    result = model.load_state_dict({k: v for k, v in state.items() if k not in replaced}, strict=False)
+    bad_missing = [k for k in result.missing_keys if k not in replaced]
+    if bad_missing or result.unexpected_keys:
+        raise RuntimeError(f"The checkpoint does not fit {type(model).__name__} apart from its head {head!r}: "
+                           f"missing {bad_missing[:8]}, unexpected {list(result.unexpected_keys)[:8]}.")
+    if not replaced:
+        return "loaded as it is"
+    size = tuple(state[replaced[0]].shape)[0]
+    return (f"loaded; the checkpoint's {size}-class head {head!r} does not fit the model's "
+            f"{tuple(own[replaced[0]].shape)[0]} classes and was replaced by a freshly initialised one")

