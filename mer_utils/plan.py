@@ -91,6 +91,7 @@ class ModelProfile:
     params: int
     trainable: int
     state_bytes: int
+    saved_bytes: int = 0  # what a checkpoint holds: the state without the frozen sub-modules (trained_state_dict)
 
 
 def profile_model(build: Callable[[], Any], shape: tuple, dtype: Any = None) -> ModelProfile:
@@ -125,7 +126,11 @@ def profile_model(build: Callable[[], Any], shape: tuple, dtype: Any = None) -> 
     params = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     state = sum(t.numel() * 4 for t in model.state_dict().values())
-    return ModelProfile(float(flops.get_total_flops()), counter.ops, float(counter.bytes), params, trainable, state)
+    from .training.checkpoints import trained_state_dict
+
+    saved = sum(t.numel() * 4 for t in trained_state_dict(model).values())
+    return ModelProfile(float(flops.get_total_flops()), counter.ops, float(counter.bytes), params, trainable, state,
+                        saved)
 
 
 # ================================================================================================ stages, costs
@@ -173,7 +178,8 @@ def train_stage(name: str, model: ModelProfile, *, epochs: int, batch: int, trai
             + (epochs x train_samples + eval_samples) x (SAMPLE_OVERHEAD_S + input_bytes / HOST_BYTES_PER_S
               + per_sample_extra_s)
     GPU bytes = 4 (parameters + (1 + optimizer_states) trainable) + batch x activation bytes;
-    disk = folds x (state_dict bytes if the pipeline saves each fold's model) + result store + ``extra_disk``.
+    disk = folds x (checkpoint bytes, the trained parameters only, if the pipeline saves each fold's model)
+           + result store + ``extra_disk``.
     """
     step_train = max(TRAIN_FLOP_FACTOR * batch * model.flops / EFFECTIVE_FLOP_PER_S,
                      TRAIN_FLOP_FACTOR * model.ops * OP_OVERHEAD_S)
@@ -182,12 +188,13 @@ def train_stage(name: str, model: ModelProfile, *, epochs: int, batch: int, trai
     seconds = (epochs * train_samples / batch * step_train + eval_samples / batch * step_eval
                + (epochs * train_samples + eval_samples) * per_sample)
     gpu = 4 * (model.params + (1 + optimizer_states) * model.trainable) + batch * model.activation_bytes
-    disk = folds * ((model.state_bytes if checkpoint else 0) + RESULT_BYTES_PER_FOLD) + extra_disk
+    saved = (model.saved_bytes or model.state_bytes) if checkpoint else 0  # trained parameters only
+    disk = folds * (saved + RESULT_BYTES_PER_FOLD) + extra_disk
     flop = TRAIN_FLOP_FACTOR * epochs * train_samples * model.flops + eval_samples * model.flops
     return Stage(name, seconds, gpu, host_bytes, disk,
                  f"{folds} fold(s), {epochs} epochs x {train_samples:,.0f} samples, batch {batch}, "
                  f"{model.flops / 1e9:.3g} GFLOP/sample, {flop:.2e} FLOP"
-                 + (f", checkpoints {model.state_bytes / 1e6:.0f} MB/fold" if checkpoint else ""))
+                 + (f", checkpoints {saved / 1e6:.0f} MB/fold" if checkpoint else ""))
 
 
 def _nbytes(shape, dtype) -> int:
@@ -198,8 +205,9 @@ def _nbytes(shape, dtype) -> int:
 
 def cache_stage(name: str, recipe: str, params: Mapping, clips: int, seconds_per_clip: float,
                 host: bool = True) -> Stage:
-    """``prepare(recipe, ...)`` over ``clips`` clips: per-clip ``.npz`` entries (uncompressed) + the memory-mapped
-    stack when the set exceeds ``MEMMAP_BYTES`` (two copies on disk); in memory when it does not."""
+    """``prepare(recipe, ...)`` over ``clips`` clips: per-clip ``.npz`` entries (uncompressed), or, when the set
+    exceeds ``MEMMAP_BYTES``, the memory-mapped stack with slim entries pointing into it (one copy on disk, the
+    stack only while it is written twice); in memory when it does not."""
     from .papers import get_recipe
     from .preprocess.prepare import MEMMAP_BYTES
 
@@ -208,8 +216,8 @@ def cache_stage(name: str, recipe: str, params: Mapping, clips: int, seconds_per
     total = per_clip * clips
     mm = total > MEMMAP_BYTES
     return Stage(name, clips * seconds_per_clip / PREP_WORKERS, 0.0, 0.0 if mm or not host else total,
-                 total * (2 if mm else 1),
-                 f"{clips} clips x {per_clip / 1e6:.2f} MB ({'npz + memory-mapped stack' if mm else 'npz'})")
+                 total,
+                 f"{clips} clips x {per_clip / 1e6:.2f} MB ({'memory-mapped stack, slim npz' if mm else 'npz'})")
 
 
 # ================================================================================================ data

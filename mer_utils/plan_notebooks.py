@@ -195,7 +195,7 @@ def zhao_model(size: int, cgpo: bool, width_mult, depth_mult, head_channels: int
 def zhao2021(slug: str, s: dict) -> NotebookPlan:
     """Zhao et al.: CASME II 5-class LOSO for ARS, RRS, Farneback, TV-L1 and ARS without CGPO (Tables 2, 4);
     MEGC 2019 composite LOSO for ``composite_inputs`` (Table 3) and ARS at every other N_key of ``n_key_grid``
-    (Fig. 5); each fold's model is saved (``TorchMethod`` default). Preprocessing with both flows for the two
+    (Fig. 5); fold models are not kept (``cropnet_loso(save_model=False)``). Preprocessing with both flows for the two
     protocols (one cache entry per clip and parameters), without flows for the N_key variants."""
     casme2, comp = protocol_table("casme2_5class"), protocol_table("megc2019_composite")
     size = int(s["image_size"])
@@ -211,7 +211,7 @@ def zhao2021(slug: str, s: dict) -> NotebookPlan:
     for n_key in others:  # one prepare (and cache) per N_key, without flows
         out.stages.append(cache_stage(f"preprocess N_key={n_key}", "zhao2021", {**base, "n_key": int(n_key), "flows": ()},
                                       len(comp), _prep_seconds(comp)))
-    common = dict(batch=int(s["batch_size"]), input_bytes=3 * size * size * 4, checkpoint=True,
+    common = dict(batch=int(s["batch_size"]), input_bytes=3 * size * size * 4, checkpoint=False,
                   host_bytes=prep.host_bytes)
     wm, dm = s.get("width_mult"), s.get("depth_mult")
     for name, table, epochs, runs in (
@@ -256,8 +256,9 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
     pretrained on FER2013's training images (all converted to one float32 tensor at ``pretrain_size``: with the
     normalisation's temporaries three such tensors are alive); feature banks (float16) of every magnified image,
     all protocols held at once; AMAN runs = main + MA-only + FA-only per protocol, Table 1's ceilings on the
-    first protocol, Fig. 3's n per protocol (identical runs counted once: the result store resumes them); every
-    fold saves the model's whole ``state_dict`` (the frozen trunk included)."""
+    first protocol, Fig. 3's n per protocol (identical runs counted once: the result store resumes them); the
+    main runs keep each fold's trained parameters (the frozen trunk is rebuilt on load) for the attention
+    read-out, the other runs keep no model."""
     from .data.synthetic.plan import FER2013_COUNTS
 
     tables = {p: protocol_table(p) for p in s["protocols"]}
@@ -302,7 +303,8 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
         m = aman_model(level, n, k, psize, classes)
         folds, train = loso_train(t)
         st = train_stage(f"{p} n={n} k={k}", m, epochs=int(s["epochs"]), batch=int(s["batch_size"]),
-                         train_samples=train, eval_samples=len(t), folds=folds, checkpoint=True,
+                         train_samples=train, eval_samples=len(t), folds=folds,
+                         checkpoint=(n, k, ma, fa) == (n0, k0, True, True),  # main runs: attention read-out
                          input_bytes=n * k * feat * 2, optimizer_states=2, host_bytes=banks)
         if (ma, fa) != (True, True):
             group = "Table 3 ablation"

@@ -1,5 +1,6 @@
-"""Checkpoints: :func:`save_checkpoint` (atomic), :func:`load_checkpoint` and :func:`fit_or_load`
-(checkpoint-if-present, else train and save)."""
+"""Checkpoints: :func:`save_checkpoint` (atomic; the trained parameters only, :func:`trained_state_dict`),
+:func:`load_checkpoint`, :func:`fit_or_load` (checkpoint-if-present, else train and save) and
+:func:`load_state_replacing_head` (a pretrained checkpoint whose classifier has another size)."""
 from __future__ import annotations
 
 import os
@@ -14,20 +15,39 @@ from .dataset import ClipDataset
 from .loop import FitResult, TrainConfig, fit
 
 
+def frozen_prefixes(model) -> tuple:
+    """The sub-modules ``model`` declares frozen and rebuilt by its factory (attribute ``frozen_modules``, e.g.
+    AMAN's pretrained trunk): their entries are left out of its checkpoints."""
+    return tuple(f"{m}." for m in (getattr(model, "frozen_modules", None) or ()))
+
+
+def trained_state_dict(model) -> dict:
+    """``model.state_dict()`` without the entries of its frozen sub-modules (:func:`frozen_prefixes`): what
+    training changed, the only part a checkpoint needs (issue 20: a fold's AMAN checkpoint without the
+    ResNet-18 trunk)."""
+    skip = frozen_prefixes(model)
+    return {k: v for k, v in model.state_dict().items() if not (skip and k.startswith(skip))}
+
+
 def save_checkpoint(model, path: str | os.PathLike, **extra) -> Path:
-    """Save ``model.state_dict()`` (+ ``extra``) atomically with ``torch.save``."""
+    """Save the trained parameters (:func:`trained_state_dict`; frozen sub-modules are rebuilt on load) and
+    ``extra`` atomically with ``torch.save``."""
     import torch
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"state_dict": model.state_dict(), **extra}, tmp)
+    frozen = [p[:-1] for p in frozen_prefixes(model)]
+    torch.save({"state_dict": trained_state_dict(model), **({"frozen": frozen} if frozen else {}), **extra}, tmp)
     os.replace(tmp, path)
     return path
 
 
 def load_checkpoint(model, path: str | os.PathLike, device: Any = "cpu") -> dict:
-    """Load a checkpoint written by :func:`save_checkpoint` into ``model``; return the extra entries."""
+    """Load a checkpoint written by :func:`save_checkpoint` into ``model``; return the extra entries.
+
+    A checkpoint without the model's frozen sub-modules (the current format) keeps the ones the model was built
+    with; an older one holding the whole ``state_dict`` loads as well. Any other difference is an error."""
     import torch
 
     path = Path(path)
@@ -41,7 +61,17 @@ def load_checkpoint(model, path: str | os.PathLike, device: Any = "cpu") -> dict
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise RuntimeError(f"The checkpoint {path} holds no 'state_dict' (written by something else?). Move it "
                            "away to retrain that model.")
-    model.load_state_dict(payload.pop("state_dict"))
+    state = payload.pop("state_dict")
+    skip = tuple(f"{m}." for m in payload.pop("frozen", ()))
+    if not skip:
+        model.load_state_dict(state)
+        return payload
+    result = model.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if not k.startswith(skip)]
+    if missing or result.unexpected_keys:
+        raise RuntimeError(f"The checkpoint {path} does not fit {type(model).__name__}: missing {missing[:6]}, "
+                           f"unexpected {list(result.unexpected_keys)[:6]} (its frozen modules {list(skip)} are "
+                           "rebuilt by the model). Move it away to retrain that model.")
     return payload
 
 

@@ -380,13 +380,14 @@ def run_aman(table: pd.DataFrame, bank: torch.Tensor, backbone: nn.Module | None
              factor_index: Sequence[int] | None = None, onset_difference: bool = False,
              map_head: dict | None = None, params: dict | None = None, class_names: Sequence[str] | None = None,
              seed: int = 0, device: Any = "auto", data_source: str | None = None, progress: bool = True,
-             max_folds: int | None = None, method_name: str | None = None):
+             max_folds: int | None = None, method_name: str | None = None, save_model: bool = True):
     """LOSO cross-validation of AMAN on a feature bank (the shared runner: resumable, stored, pooled metrics).
 
     ``n_frames`` / ``k`` keep the first n frames / the first k factors of the bank, and ``factor_index``
     picks factors by position (e.g. ``[2]``: one fixed magnification level), so one preprocessing run at
-    the largest n and k serves Table 1, Table 3 and Fig. 3. The model of every fold is saved so
-    :func:`attention_table` can read its attention weights.
+    the largest n and k serves Table 1, Table 3 and Fig. 3. With ``save_model`` (default) the trained
+    parameters of every fold are saved (the frozen trunk is rebuilt on load) so :func:`attention_table` can read
+    its attention weights; runs nobody reads pass ``save_model=False`` (disk, issue 20).
     """
     from ...data import leave_one_subject_out
     from ...training import TorchMethod, cross_validate
@@ -409,7 +410,7 @@ def run_aman(table: pd.DataFrame, bank: torch.Tensor, backbone: nn.Module | None
         sub = sub[:, :, factor_index]
     data = aman_dataset(table, sub.contiguous(), class_names)
     method = TorchMethod(aman_factory(backbone, level, use_ma, use_fa, onset_difference, map_head), config,
-                         save_model=True)
+                         save_model=save_model)
     if method_name is None:
         modules = "+".join(m for m, on in (("MA", use_ma), ("FA", use_fa)) if on)
         method_name = f"AMAN ({modules})" if modules else "AMAN (no attention)"
