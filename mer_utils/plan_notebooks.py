@@ -253,8 +253,8 @@ def resnet18_model(size: int, what: str):
 
 def wei2022(slug: str, s: dict) -> NotebookPlan:
     """Wei et al.: one magnified stack per protocol at the largest n and every factor; the ResNet-18 backbone
-    pretrained on FER2013's training images (all converted to one float32 tensor at ``pretrain_size``: with the
-    normalisation's temporaries three such tensors are alive); feature banks (float16) of every magnified image,
+    pretrained on FER2013's training images (kept as 48 px uint8, converted batch by batch at ``pretrain_size``:
+    :class:`~mer_utils.papers.wei2022.pipeline.BackboneInputs`); feature banks (float16) of every magnified image,
     all protocols held at once; AMAN runs = main + MA-only + FA-only per protocol, Table 1's ceilings on the
     first protocol, Fig. 3's n per protocol (identical runs counted once: the result store resumes them); the
     main runs keep each fold's trained parameters (the frozen trunk is rebuilt on load) for the attention
@@ -279,7 +279,7 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
     img = 3 * psize * psize * 4
     st = train_stage("pretrain ResNet-18 (FER2013)", rn, epochs=int(s["pretrain_epochs"]), batch=64,
                      train_samples=n_train, eval_samples=n_test, input_bytes=img, checkpoint=True,
-                     host_bytes=max(3 * n_train * img, (n_train + n_test) * img))
+                     host_bytes=(n_train + n_test) * 48 * 48 + 3 * 64 * img)  # uint8 set + streamed batches
     out.stages.append(st)
     trunk = resnet18_model(psize, "trunk")
     feat = (256 * (psize // 16) ** 2 if level == "trunk" else 512) * 2

@@ -67,6 +67,25 @@ def to_backbone_input(images: np.ndarray, size: int | None = None) -> torch.Tens
     return (x - mean) / std
 
 
+class BackboneInputs:
+    """uint8 images ``(N, H, W)`` / ``(N, H, W, 3)`` kept as they are, converted by :func:`to_backbone_input`
+    batch by batch when sliced (``inputs[idx]``): the pretraining streams batches instead of holding the whole
+    set as float32 at ``size`` (17 GB for FER2013 at 224 px; issue 20). Same numbers as converting all at once."""
+
+    def __init__(self, images: np.ndarray, size: int | None = None):
+        self.images, self.size = np.asarray(images), size
+        h, w = self.images.shape[1:3]
+        self.shape = (len(self.images), 3, size or h, size or w)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        if np.ndim(idx) == 0:
+            return to_backbone_input(self.images[int(idx)][None], self.size)[0]
+        return to_backbone_input(self.images[np.asarray(idx)], self.size)
+
+
 def _fingerprint(*arrays: np.ndarray) -> str:
     h = hashlib.sha1()
     for a in arrays:
@@ -112,7 +131,7 @@ def pretrain_backbone(train_images: np.ndarray, train_labels: np.ndarray, num_cl
     table = pd.DataFrame({"clip_uid": [f"img{i}" for i in range(len(labels))],
                           "subject_uid": [f"img{i}" for i in range(len(labels))],
                           "dataset": "macro", "label": labels})
-    data = ClipDataset(table, to_backbone_input(train_images, size))
+    data = ClipDataset(table, BackboneInputs(train_images, size))
     torch.manual_seed(seed)
     model = resnet18(weights=None, num_classes=num_classes)
     result = fit_or_load(model, data, np.arange(len(labels)), config, ckpt, device=device, seed=seed,
@@ -124,7 +143,7 @@ def pretrain_backbone(train_images: np.ndarray, train_labels: np.ndarray, num_cl
         t_table = pd.DataFrame({"clip_uid": [f"t{i}" for i in range(len(t_labels))],
                                 "subject_uid": [f"t{i}" for i in range(len(t_labels))],
                                 "dataset": "macro", "label": t_labels})
-        t_data = ClipDataset(t_table, to_backbone_input(test_images, size))
+        t_data = ClipDataset(t_table, BackboneInputs(test_images, size))
         pred, _, _ = predict(model, t_data, np.arange(len(t_labels)), device=device)
         report["test_accuracy"] = float((pred == t_labels).mean())
         report["n_test"] = int(len(t_labels))
