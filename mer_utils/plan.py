@@ -50,6 +50,9 @@ OP_OVERHEAD_S = 10e-6
 #: Python cost of one dataset item (``ClipDataset.__getitem__`` through a lambda, collate): issue 20 measured
 #: 50-125 us per frame for She et al.'s frame loader; the low end.
 SAMPLE_OVERHEAD_S = 50e-6
+#: The same for in-memory array inputs sliced a batch at a time (``ClipDataset`` over an array or tensor: one
+#: gather per batch, no per-item Python), per sample: an estimate (a batch gather of 64 items costs ~100 us).
+SLICED_SAMPLE_OVERHEAD_S = 2e-6
 #: Effective single-threaded rate of host copies per input byte (float conversion, ``torch.stack``, pageable
 #: host-to-device copy), bytes/s.
 HOST_BYTES_PER_S = 4e9
@@ -169,13 +172,14 @@ class NotebookPlan:
 def train_stage(name: str, model: ModelProfile, *, epochs: int, batch: int, train_samples: float,
                 eval_samples: float = 0.0, input_bytes: float = 0.0, folds: int = 1, checkpoint: bool = False,
                 optimizer_states: int = 2, per_sample_extra_s: float = 0.0, host_bytes: float = 0.0,
-                extra_disk: float = 0.0) -> Stage:
+                extra_disk: float = 0.0, sliced: bool = False) -> Stage:
     """A training run: ``train_samples`` = samples trained per epoch **summed over the folds** (LOSO: N x (S - 1)),
     ``eval_samples`` = samples predicted over the whole run (test sets, per-epoch tracking, feature extraction).
 
     seconds = epochs x (train_samples / batch) x max(3 B F / EFFECTIVE_FLOP_PER_S, 3 ops OP_OVERHEAD_S)
             + (eval_samples / batch) x max(B F / EFFECTIVE_FLOP_PER_S, ops OP_OVERHEAD_S)
-            + (epochs x train_samples + eval_samples) x (SAMPLE_OVERHEAD_S + input_bytes / HOST_BYTES_PER_S
+            + (epochs x train_samples + eval_samples) x (SAMPLE_OVERHEAD_S (SLICED_SAMPLE_OVERHEAD_S when
+              ``sliced``: array inputs gathered a batch at a time) + input_bytes / HOST_BYTES_PER_S
               + per_sample_extra_s)
     GPU bytes = 4 (parameters + (1 + optimizer_states) trainable) + batch x activation bytes;
     disk = folds x (checkpoint bytes, the trained parameters only, if the pipeline saves each fold's model)
@@ -184,7 +188,8 @@ def train_stage(name: str, model: ModelProfile, *, epochs: int, batch: int, trai
     step_train = max(TRAIN_FLOP_FACTOR * batch * model.flops / EFFECTIVE_FLOP_PER_S,
                      TRAIN_FLOP_FACTOR * model.ops * OP_OVERHEAD_S)
     step_eval = max(batch * model.flops / EFFECTIVE_FLOP_PER_S, model.ops * OP_OVERHEAD_S)
-    per_sample = SAMPLE_OVERHEAD_S + input_bytes / HOST_BYTES_PER_S + per_sample_extra_s
+    per_sample = (SLICED_SAMPLE_OVERHEAD_S if sliced else SAMPLE_OVERHEAD_S) + input_bytes / HOST_BYTES_PER_S \
+        + per_sample_extra_s
     seconds = (epochs * train_samples / batch * step_train + eval_samples / batch * step_eval
                + (epochs * train_samples + eval_samples) * per_sample)
     gpu = 4 * (model.params + (1 + optimizer_states) * model.trainable) + batch * model.activation_bytes

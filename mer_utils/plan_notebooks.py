@@ -37,8 +37,9 @@ def she_model(scale: float, width: int, blocks: int, branches: tuple, classes: i
 
 def she2020(slug: str, s: dict) -> NotebookPlan:
     """She et al.: the frame network is trained on every TIM frame of the training clips (k folds by subject:
-    frames x N x (k - 1) per epoch summed over the folds), fed one frame at a time through a Python lambda; the
-    frame features of every clip are extracted in each fold (k x N x T inferences); each fold's model is saved.
+    frames x N x (k - 1) per epoch summed over the folds), sliced a batch at a time from one uint8 tensor (a
+    second copy of the faces; scaled on the device); the frame features of every clip are extracted in each fold
+    (k x N x T inferences); each fold's model is saved.
     Runs: the fusion, and each branch alone when ``branches_alone``."""
     from .papers.she2020.model import BRANCHES
 
@@ -60,8 +61,8 @@ def she2020(slug: str, s: dict) -> NotebookPlan:
         feats = k_run * (n // k + 1) * t * 64 * 4
         out.stages.append(train_stage(
             f"train {name}", m, epochs=int(s["epochs"]), batch=int(s["batch_size"]),
-            train_samples=t * n * (k - 1) * k_run / k, eval_samples=k_run * n * t, input_bytes=h * w * 3 * 4,
-            folds=k_run, checkpoint=True, host_bytes=faces, extra_disk=feats))
+            train_samples=t * n * (k - 1) * k_run / k, eval_samples=k_run * n * t, input_bytes=h * w * 3,
+            folds=k_run, checkpoint=True, host_bytes=2 * faces, extra_disk=feats, sliced=True))
     out.notes.append("SVM grid search on the clip features (CPU, seconds per fold) not counted")
     return out
 
@@ -211,7 +212,7 @@ def zhao2021(slug: str, s: dict) -> NotebookPlan:
     for n_key in others:  # one prepare (and cache) per N_key, without flows
         out.stages.append(cache_stage(f"preprocess N_key={n_key}", "zhao2021", {**base, "n_key": int(n_key), "flows": ()},
                                       len(comp), _prep_seconds(comp)))
-    common = dict(batch=int(s["batch_size"]), input_bytes=3 * size * size * 4, checkpoint=False,
+    common = dict(batch=int(s["batch_size"]), input_bytes=3 * size * size, checkpoint=False, sliced=True,
                   host_bytes=prep.host_bytes)
     wm, dm = s.get("width_mult"), s.get("depth_mult")
     for name, table, epochs, runs in (
@@ -305,6 +306,7 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
         st = train_stage(f"{p} n={n} k={k}", m, epochs=int(s["epochs"]), batch=int(s["batch_size"]),
                          train_samples=train, eval_samples=len(t), folds=folds,
                          checkpoint=(n, k, ma, fa) == (n0, k0, True, True),  # main runs: attention read-out
+                         sliced=True,
                          input_bytes=n * k * feat * 2, optimizer_states=2, host_bytes=banks)
         if (ma, fa) != (True, True):
             group = "Table 3 ablation"
