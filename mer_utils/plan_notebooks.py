@@ -258,8 +258,8 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
     :class:`~mer_utils.papers.wei2022.pipeline.BackboneInputs`); feature banks (float16) of every magnified image,
     all protocols held at once; AMAN runs = main + MA-only + FA-only per protocol, Table 1's ceilings on the
     first protocol, Fig. 3's n per protocol (identical runs counted once: the result store resumes them); the
-    main runs keep each fold's trained parameters (the frozen trunk is rebuilt on load) for the attention
-    read-out, the other runs keep no model."""
+    main run of the first protocol keeps each fold's trained parameters (the frozen trunk is rebuilt on load)
+    for the attention read-out, the other runs keep no model."""
     from .data.synthetic.plan import FER2013_COUNTS
 
     tables = {p: protocol_table(p) for p in s["protocols"]}
@@ -305,7 +305,7 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
         folds, train = loso_train(t)
         st = train_stage(f"{p} n={n} k={k}", m, epochs=int(s["epochs"]), batch=int(s["batch_size"]),
                          train_samples=train, eval_samples=len(t), folds=folds,
-                         checkpoint=(n, k, ma, fa) == (n0, k0, True, True),  # main runs: attention read-out
+                         checkpoint=(p, n, k, ma, fa) == (first, n0, k0, True, True),  # attention read-out
                          sliced=True,
                          input_bytes=n * k * feat * 2, optimizer_states=2, host_bytes=banks)
         if (ma, fa) != (True, True):
@@ -321,9 +321,10 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
         agg.gpu_bytes = max(agg.gpu_bytes, st.gpu_bytes)
         agg.host_bytes = max(agg.host_bytes, st.host_bytes)
         agg.disk_bytes += st.disk_bytes
+        kept = st.disk_bytes > folds * P.RESULT_BYTES_PER_FOLD
         agg.detail = (agg.detail + "; " if agg.detail else "") + \
-            f"{p} n={n} k={k}{'' if (ma and fa) else (' MA' if ma else ' FA')}: {st.seconds / 3600:.2f} h, " \
-            f"{folds} x {m.state_bytes / 1e6:.0f} MB"
+            f"{p} n={n} k={k}{'' if (ma and fa) else (' MA' if ma else ' FA')}: {st.seconds / 3600:.2f} h, " + \
+            (f"{folds} x {m.saved_bytes / 1e6:.0f} MB checkpoints" if kept else f"{folds} folds")
     order = ["main runs (Table 2)", "Table 3 ablation", "Table 1 ceilings k", "Fig. 3 n-sweep"]
     out.stages += [groups[g] for g in order if g in groups]
     return out
