@@ -375,7 +375,7 @@ class MultipleAggregationPipeline:
         model = self.build_model()
         res = fit_or_load(model, self.frames, frame_indices(train_idx, self.n_frames), self.train_config(),
                           fold_dir / "model.pt", device=dev, seed=seed, progress=self.progress,
-                          desc=f"{fold.name}: frames")
+                          desc=f"{fold.name}: frames", resume=fold_dir / "resume.pt")  # mid-fold resume
         model = res.model.to(dev)
         f_train = self.frame_features(model, train_idx)
         f_test = self.frame_features(model, test_idx)
