@@ -50,6 +50,9 @@ OP_OVERHEAD_S = 10e-6
 #: Python cost of one dataset item (``ClipDataset.__getitem__`` through a lambda, collate): issue 20 measured
 #: 50-125 us per frame for She et al.'s frame loader; the low end.
 SAMPLE_OVERHEAD_S = 50e-6
+#: The same for in-memory array inputs sliced a batch at a time (``ClipDataset`` over an array or tensor: one
+#: gather per batch, no per-item Python), per sample: an estimate (a batch gather of 64 items costs ~100 us).
+SLICED_SAMPLE_OVERHEAD_S = 2e-6
 #: Effective single-threaded rate of host copies per input byte (float conversion, ``torch.stack``, pageable
 #: host-to-device copy), bytes/s.
 HOST_BYTES_PER_S = 4e9
@@ -91,6 +94,7 @@ class ModelProfile:
     params: int
     trainable: int
     state_bytes: int
+    saved_bytes: int = 0  # what a checkpoint holds: the state without the frozen sub-modules (trained_state_dict)
 
 
 def profile_model(build: Callable[[], Any], shape: tuple, dtype: Any = None) -> ModelProfile:
@@ -125,7 +129,11 @@ def profile_model(build: Callable[[], Any], shape: tuple, dtype: Any = None) -> 
     params = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     state = sum(t.numel() * 4 for t in model.state_dict().values())
-    return ModelProfile(float(flops.get_total_flops()), counter.ops, float(counter.bytes), params, trainable, state)
+    from .training.checkpoints import trained_state_dict
+
+    saved = sum(t.numel() * 4 for t in trained_state_dict(model).values())
+    return ModelProfile(float(flops.get_total_flops()), counter.ops, float(counter.bytes), params, trainable, state,
+                        saved)
 
 
 # ================================================================================================ stages, costs
@@ -164,30 +172,34 @@ class NotebookPlan:
 def train_stage(name: str, model: ModelProfile, *, epochs: int, batch: int, train_samples: float,
                 eval_samples: float = 0.0, input_bytes: float = 0.0, folds: int = 1, checkpoint: bool = False,
                 optimizer_states: int = 2, per_sample_extra_s: float = 0.0, host_bytes: float = 0.0,
-                extra_disk: float = 0.0) -> Stage:
+                extra_disk: float = 0.0, sliced: bool = False) -> Stage:
     """A training run: ``train_samples`` = samples trained per epoch **summed over the folds** (LOSO: N x (S - 1)),
     ``eval_samples`` = samples predicted over the whole run (test sets, per-epoch tracking, feature extraction).
 
     seconds = epochs x (train_samples / batch) x max(3 B F / EFFECTIVE_FLOP_PER_S, 3 ops OP_OVERHEAD_S)
             + (eval_samples / batch) x max(B F / EFFECTIVE_FLOP_PER_S, ops OP_OVERHEAD_S)
-            + (epochs x train_samples + eval_samples) x (SAMPLE_OVERHEAD_S + input_bytes / HOST_BYTES_PER_S
+            + (epochs x train_samples + eval_samples) x (SAMPLE_OVERHEAD_S (SLICED_SAMPLE_OVERHEAD_S when
+              ``sliced``: array inputs gathered a batch at a time) + input_bytes / HOST_BYTES_PER_S
               + per_sample_extra_s)
     GPU bytes = 4 (parameters + (1 + optimizer_states) trainable) + batch x activation bytes;
-    disk = folds x (state_dict bytes if the pipeline saves each fold's model) + result store + ``extra_disk``.
+    disk = folds x (checkpoint bytes, the trained parameters only, if the pipeline saves each fold's model)
+           + result store + ``extra_disk``.
     """
     step_train = max(TRAIN_FLOP_FACTOR * batch * model.flops / EFFECTIVE_FLOP_PER_S,
                      TRAIN_FLOP_FACTOR * model.ops * OP_OVERHEAD_S)
     step_eval = max(batch * model.flops / EFFECTIVE_FLOP_PER_S, model.ops * OP_OVERHEAD_S)
-    per_sample = SAMPLE_OVERHEAD_S + input_bytes / HOST_BYTES_PER_S + per_sample_extra_s
+    per_sample = (SLICED_SAMPLE_OVERHEAD_S if sliced else SAMPLE_OVERHEAD_S) + input_bytes / HOST_BYTES_PER_S \
+        + per_sample_extra_s
     seconds = (epochs * train_samples / batch * step_train + eval_samples / batch * step_eval
                + (epochs * train_samples + eval_samples) * per_sample)
     gpu = 4 * (model.params + (1 + optimizer_states) * model.trainable) + batch * model.activation_bytes
-    disk = folds * ((model.state_bytes if checkpoint else 0) + RESULT_BYTES_PER_FOLD) + extra_disk
+    saved = (model.saved_bytes or model.state_bytes) if checkpoint else 0  # trained parameters only
+    disk = folds * (saved + RESULT_BYTES_PER_FOLD) + extra_disk
     flop = TRAIN_FLOP_FACTOR * epochs * train_samples * model.flops + eval_samples * model.flops
     return Stage(name, seconds, gpu, host_bytes, disk,
                  f"{folds} fold(s), {epochs} epochs x {train_samples:,.0f} samples, batch {batch}, "
                  f"{model.flops / 1e9:.3g} GFLOP/sample, {flop:.2e} FLOP"
-                 + (f", checkpoints {model.state_bytes / 1e6:.0f} MB/fold" if checkpoint else ""))
+                 + (f", checkpoints {saved / 1e6:.0f} MB/fold" if checkpoint else ""))
 
 
 def _nbytes(shape, dtype) -> int:
@@ -198,8 +210,9 @@ def _nbytes(shape, dtype) -> int:
 
 def cache_stage(name: str, recipe: str, params: Mapping, clips: int, seconds_per_clip: float,
                 host: bool = True) -> Stage:
-    """``prepare(recipe, ...)`` over ``clips`` clips: per-clip ``.npz`` entries (uncompressed) + the memory-mapped
-    stack when the set exceeds ``MEMMAP_BYTES`` (two copies on disk); in memory when it does not."""
+    """``prepare(recipe, ...)`` over ``clips`` clips: per-clip ``.npz`` entries (uncompressed), or, when the set
+    exceeds ``MEMMAP_BYTES``, the memory-mapped stack with slim entries pointing into it (one copy on disk, the
+    stack only while it is written twice); in memory when it does not."""
     from .papers import get_recipe
     from .preprocess.prepare import MEMMAP_BYTES
 
@@ -208,8 +221,8 @@ def cache_stage(name: str, recipe: str, params: Mapping, clips: int, seconds_per
     total = per_clip * clips
     mm = total > MEMMAP_BYTES
     return Stage(name, clips * seconds_per_clip / PREP_WORKERS, 0.0, 0.0 if mm or not host else total,
-                 total * (2 if mm else 1),
-                 f"{clips} clips x {per_clip / 1e6:.2f} MB ({'npz + memory-mapped stack' if mm else 'npz'})")
+                 total,
+                 f"{clips} clips x {per_clip / 1e6:.2f} MB ({'memory-mapped stack, slim npz' if mm else 'npz'})")
 
 
 # ================================================================================================ data
@@ -352,7 +365,38 @@ def update_readme(path: str | Path | None = None, profile: str = "full") -> str:
     return table
 
 
-__all__ = ["ModelProfile", "profile_model", "Stage", "NotebookPlan", "train_stage", "cache_stage", "plan",
+def plan_line(notebook: str, profile: str, params: Mapping | None = None) -> str:
+    """The notebook's own line of the plan, printed before it trains (one call in a code cell:
+    ``plan.print_plan(NOTEBOOK, PROFILE, globals())``). ``params``: the notebook's namespace or parameters;
+    only the UPPER_CASE names its ``resolve_profile`` call maps to settings are applied. The plan models the
+    ``full`` profile on the paper-size data; for the CPU profiles the line says so and costs nothing."""
+    from .config import check_profile
+    from .course import resolve_notebooks
+    from .validate import profile_tables
+
+    check_profile(profile)
+    nb = resolve_notebooks([notebook])[0]
+    if profile != "full":
+        return (f"plan: PROFILE={profile!r} runs on the CPU-sized data (the plan covers PROFILE='full': "
+                f"python -m mer_utils.course plan --profile full --notebook {nb.stem.split('_', 1)[0]})")
+    tables = profile_tables(nb)
+    mapping = tables[0][1] if tables else {}
+    chosen = {k: v for k, v in (params or {}).items() if k in mapping and v is not None}
+    row = plan(profile, [nb.stem], chosen, include_data=False)[0]
+    return (f"plan ({nb.stem}, PROFILE='full', one H100, paper-size data): {row['gpu_hours']:.2f} GPU-hours, "
+            f"GPU {row['gpu_gb']:.1f} GB, host {row['host_gb']:.1f} GB, disk {row['disk_gb']:.1f} GB "
+            f"(targets for the whole course: {TARGETS['gpu_hours']:g} h, {TARGETS['gpu_gb']:g} / "
+            f"{TARGETS['host_gb']:g} / {TARGETS['disk_gb']:g} GB)")
+
+
+def print_plan(notebook: str, profile: str, params: Mapping | None = None) -> str:
+    """Print (and return) :func:`plan_line`."""
+    line = plan_line(notebook, profile, params)
+    print(line)
+    return line
+
+
+__all__ = ["plan_line", "print_plan", "ModelProfile", "profile_model", "Stage", "NotebookPlan", "train_stage", "cache_stage", "plan",
            "total_row", "format_table", "format_stages", "notebook_settings", "protocol_table", "loso_train",
            "TARGETS", "EFFECTIVE_FLOP_PER_S", "H100_BF16_DENSE_PEAK", "UTILISATION", "update_readme"]
 

@@ -37,8 +37,9 @@ def she_model(scale: float, width: int, blocks: int, branches: tuple, classes: i
 
 def she2020(slug: str, s: dict) -> NotebookPlan:
     """She et al.: the frame network is trained on every TIM frame of the training clips (k folds by subject:
-    frames x N x (k - 1) per epoch summed over the folds), fed one frame at a time through a Python lambda; the
-    frame features of every clip are extracted in each fold (k x N x T inferences); each fold's model is saved.
+    frames x N x (k - 1) per epoch summed over the folds), sliced a batch at a time from one uint8 tensor (a
+    second copy of the faces; scaled on the device); the frame features of every clip are extracted in each fold
+    (k x N x T inferences); each fold's model is saved.
     Runs: the fusion, and each branch alone when ``branches_alone``."""
     from .papers.she2020.model import BRANCHES
 
@@ -60,8 +61,8 @@ def she2020(slug: str, s: dict) -> NotebookPlan:
         feats = k_run * (n // k + 1) * t * 64 * 4
         out.stages.append(train_stage(
             f"train {name}", m, epochs=int(s["epochs"]), batch=int(s["batch_size"]),
-            train_samples=t * n * (k - 1) * k_run / k, eval_samples=k_run * n * t, input_bytes=h * w * 3 * 4,
-            folds=k_run, checkpoint=True, host_bytes=faces, extra_disk=feats))
+            train_samples=t * n * (k - 1) * k_run / k, eval_samples=k_run * n * t, input_bytes=h * w * 3,
+            folds=k_run, checkpoint=True, host_bytes=2 * faces, extra_disk=feats, sliced=True))
     out.notes.append("SVM grid search on the clip features (CPU, seconds per fold) not counted")
     return out
 
@@ -195,7 +196,7 @@ def zhao_model(size: int, cgpo: bool, width_mult, depth_mult, head_channels: int
 def zhao2021(slug: str, s: dict) -> NotebookPlan:
     """Zhao et al.: CASME II 5-class LOSO for ARS, RRS, Farneback, TV-L1 and ARS without CGPO (Tables 2, 4);
     MEGC 2019 composite LOSO for ``composite_inputs`` (Table 3) and ARS at every other N_key of ``n_key_grid``
-    (Fig. 5); each fold's model is saved (``TorchMethod`` default). Preprocessing with both flows for the two
+    (Fig. 5); fold models are not kept (``cropnet_loso(save_model=False)``). Preprocessing with both flows for the two
     protocols (one cache entry per clip and parameters), without flows for the N_key variants."""
     casme2, comp = protocol_table("casme2_5class"), protocol_table("megc2019_composite")
     size = int(s["image_size"])
@@ -211,7 +212,7 @@ def zhao2021(slug: str, s: dict) -> NotebookPlan:
     for n_key in others:  # one prepare (and cache) per N_key, without flows
         out.stages.append(cache_stage(f"preprocess N_key={n_key}", "zhao2021", {**base, "n_key": int(n_key), "flows": ()},
                                       len(comp), _prep_seconds(comp)))
-    common = dict(batch=int(s["batch_size"]), input_bytes=3 * size * size * 4, checkpoint=True,
+    common = dict(batch=int(s["batch_size"]), input_bytes=3 * size * size, checkpoint=False, sliced=True,
                   host_bytes=prep.host_bytes)
     wm, dm = s.get("width_mult"), s.get("depth_mult")
     for name, table, epochs, runs in (
@@ -253,11 +254,12 @@ def resnet18_model(size: int, what: str):
 
 def wei2022(slug: str, s: dict) -> NotebookPlan:
     """Wei et al.: one magnified stack per protocol at the largest n and every factor; the ResNet-18 backbone
-    pretrained on FER2013's training images (all converted to one float32 tensor at ``pretrain_size``: with the
-    normalisation's temporaries three such tensors are alive); feature banks (float16) of every magnified image,
+    pretrained on FER2013's training images (kept as 48 px uint8, converted batch by batch at ``pretrain_size``:
+    :class:`~mer_utils.papers.wei2022.pipeline.BackboneInputs`); feature banks (float16) of every magnified image,
     all protocols held at once; AMAN runs = main + MA-only + FA-only per protocol, Table 1's ceilings on the
-    first protocol, Fig. 3's n per protocol (identical runs counted once: the result store resumes them); every
-    fold saves the model's whole ``state_dict`` (the frozen trunk included)."""
+    first protocol, Fig. 3's n per protocol (identical runs counted once: the result store resumes them); the
+    main run of the first protocol keeps each fold's trained parameters (the frozen trunk is rebuilt on load)
+    for the attention read-out, the other runs keep no model."""
     from .data.synthetic.plan import FER2013_COUNTS
 
     tables = {p: protocol_table(p) for p in s["protocols"]}
@@ -278,7 +280,7 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
     img = 3 * psize * psize * 4
     st = train_stage("pretrain ResNet-18 (FER2013)", rn, epochs=int(s["pretrain_epochs"]), batch=64,
                      train_samples=n_train, eval_samples=n_test, input_bytes=img, checkpoint=True,
-                     host_bytes=max(3 * n_train * img, (n_train + n_test) * img))
+                     host_bytes=(n_train + n_test) * 48 * 48 + 3 * 64 * img)  # uint8 set + streamed batches
     out.stages.append(st)
     trunk = resnet18_model(psize, "trunk")
     feat = (256 * (psize // 16) ** 2 if level == "trunk" else 512) * 2
@@ -302,7 +304,9 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
         m = aman_model(level, n, k, psize, classes)
         folds, train = loso_train(t)
         st = train_stage(f"{p} n={n} k={k}", m, epochs=int(s["epochs"]), batch=int(s["batch_size"]),
-                         train_samples=train, eval_samples=len(t), folds=folds, checkpoint=True,
+                         train_samples=train, eval_samples=len(t), folds=folds,
+                         checkpoint=(p, n, k, ma, fa) == (first, n0, k0, True, True),  # attention read-out
+                         sliced=True,
                          input_bytes=n * k * feat * 2, optimizer_states=2, host_bytes=banks)
         if (ma, fa) != (True, True):
             group = "Table 3 ablation"
@@ -317,9 +321,10 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
         agg.gpu_bytes = max(agg.gpu_bytes, st.gpu_bytes)
         agg.host_bytes = max(agg.host_bytes, st.host_bytes)
         agg.disk_bytes += st.disk_bytes
+        kept = st.disk_bytes > folds * P.RESULT_BYTES_PER_FOLD
         agg.detail = (agg.detail + "; " if agg.detail else "") + \
-            f"{p} n={n} k={k}{'' if (ma and fa) else (' MA' if ma else ' FA')}: {st.seconds / 3600:.2f} h, " \
-            f"{folds} x {m.state_bytes / 1e6:.0f} MB"
+            f"{p} n={n} k={k}{'' if (ma and fa) else (' MA' if ma else ' FA')}: {st.seconds / 3600:.2f} h, " + \
+            (f"{folds} x {m.saved_bytes / 1e6:.0f} MB checkpoints" if kept else f"{folds} folds")
     order = ["main runs (Table 2)", "Table 3 ablation", "Table 1 ceilings k", "Fig. 3 n-sweep"]
     out.stages += [groups[g] for g in order if g in groups]
     return out

@@ -152,6 +152,7 @@ CONSTRAINTS: dict[str, Constraint] = {
     "IMAGE_SIZE": Constraint(_INT, minimum=1),
     "INNER_FOLDS": Constraint(_INT, minimum=2),
     "REQUIRE_LICENSED": Constraint((bool,)),
+    "ALLOW_SUBSTITUTES": Constraint((bool,)),
 }
 #: Constraints by name ending (``MACRO_EPOCHS``, ``SMIC_FRAMES``, ``PRETRAIN_LR`` ...).
 SUFFIX_CONSTRAINTS: dict[str, Constraint] = {

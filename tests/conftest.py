@@ -69,3 +69,14 @@ def pytest_configure(config):
     import time
 
     config._mer_session_start = time.time()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The ``paper_shapes`` smoke test (tests/test_paper_shapes.py, minutes of CPU) runs only when asked for
+    with ``-m paper_shapes``; the default run (CI) skips it, saying how to run it."""
+    if "paper_shapes" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="paper-size smoke test: scripts/test.sh -m paper_shapes tests/test_paper_shapes.py")
+    for item in items:
+        if "paper_shapes" in item.keywords:
+            item.add_marker(skip)

@@ -698,7 +698,8 @@ def test_prepare_rebuilds_a_truncated_memory_mapped_stack(clip_table):     # war
                                                     r"\d+ \(truncated\); deleted, it is rebuilt"):
         again = prepare("peng2018", clip_table, profile="ci", workers=1, progress=False, memmap=True)
     assert np.array_equal(np.asarray(again.arrays["apex"]), expected)
-    assert again.report.stacks_rebuilt and again.report.cached == 2
+    # one copy (issue 20): the clips' entries pointed into the damaged stack, so they are recomputed, not trusted
+    assert again.report.stacks_rebuilt and len(again.report.recomputed) == 2
     assert cache_mod.npy_problem(stack, expected.shape, expected.dtype) is None
 
 

@@ -132,3 +132,27 @@ def test_pipeline_cross_validates_and_resumes(tmp_path, monkeypatch):
     face_only = run_multiple_aggregation(table, faces, folds, She2020Settings(**{**settings.__dict__,
                                                                                  "branches": ("face",)}), **kw)
     assert face_only.run_dir != cv.run_dir
+
+
+def test_uint8_frame_batches_train_exactly_like_per_frame_float_tensors():
+    """Issue 20: the frames are one uint8 tensor sliced per batch (no per-frame Python call) and scaled on the
+    device; training gives the same weights (to float rounding) as feeding each frame as a float tensor through a
+    callable (without dropout: the old path's DataLoader also drew from torch's generator, which shifted the
+    dropout masks)."""
+    from mer_utils.papers.she2020.pipeline import (MultipleAggregationPipeline, She2020Settings, _to_tensor,
+                                                   frame_indices, frame_table)
+    from mer_utils.training import ClipDataset, fit
+
+    table, faces = _tiny_problem()
+    settings = She2020Settings(width=2, blocks_per_stage=1, hidden=8, epochs=2, batch_size=8, scale=0.2, dropout=0.0)
+    pipe = MultipleAggregationPipeline(table, faces, settings, 4, device="cpu", progress=False)
+    assert pipe.frames.inputs.dtype == torch.uint8 and tuple(pipe.frames.inputs.shape) == (48, 1, 28, 24)
+    flat = faces.reshape(-1, *faces.shape[2:])
+    old = ClipDataset(frame_table(pipe.table, 3), lambda i: _to_tensor(flat[i: i + 1])[0], class_names=list("0123"))
+    idx = frame_indices(np.arange(8), 3)
+    torch.manual_seed(0)
+    a = fit(pipe.build_model(), pipe.frames, idx, pipe.train_config(), device="cpu", seed=1, progress=False).model
+    torch.manual_seed(0)
+    b = fit(pipe.build_model(), old, idx, pipe.train_config(), device="cpu", seed=1, progress=False).model
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(va.float(), vb.float(), atol=1e-5), (k, (va.float() - vb.float()).abs().max())

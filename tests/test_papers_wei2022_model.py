@@ -143,3 +143,37 @@ def test_images_through_the_mini_xception_match_cached_maps():
     assert torch.allclose(model(images), model(maps, features="trunk"), atol=1e-5)
     with pytest.raises(ValueError, match="head='big'"):
         AMAN(num_classes=3, head="big")
+
+
+def test_checkpoints_hold_the_trained_parameters_only_and_old_ones_still_load(tmp_path):
+    """Issue 20: a fold's checkpoint leaves out the frozen trunk (rebuilt from the backbone on load), predicts
+    the same after loading, and a checkpoint of the old format (whole state_dict) loads too."""
+    from torchvision.models import resnet18
+
+    from mer_utils.training import load_checkpoint, save_checkpoint, trained_state_dict
+
+    torch.manual_seed(0)
+    backbone = resnet18(weights=None, num_classes=7).eval()
+    model = AMAN(3, backbone=backbone, inputs="trunk")
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(0.01 * torch.randn_like(p))  # "trained"
+    x = torch.randn(2, 2, 2, 256, 2, 2)
+    expected = model.eval()(x)
+    kept = trained_state_dict(model)
+    assert not [k for k in kept if k.startswith("trunk.")] and "classifier.weight" in kept
+    path = save_checkpoint(model, tmp_path / "model.pt", history=[])
+    whole = sum(t.numel() for t in model.state_dict().values())
+    assert sum(t.numel() for t in kept.values()) < whole
+    fresh = AMAN(3, backbone=backbone, inputs="trunk")  # the factory rebuilds the trunk from the same backbone
+    assert load_checkpoint(fresh, path) == {"history": []}
+    assert torch.equal(fresh.eval()(x), expected)
+    old = tmp_path / "old.pt"
+    torch.save({"state_dict": model.state_dict()}, old)
+    again = AMAN(3, backbone=backbone, inputs="trunk")
+    load_checkpoint(again, old)
+    assert torch.equal(again.eval()(x), expected)
+    other = AMAN(5, backbone=backbone, inputs="trunk")  # another head: a clear error, not a silent partial load
+    with pytest.raises(RuntimeError, match="classifier"):
+        load_checkpoint(other, path)

@@ -64,3 +64,23 @@ def test_factory_and_config_follow_the_paper():
     assert cfg.optimizer == "rmsprop" and cfg.lr == 1e-3 and cfg.weight_decay == 1e-4 and cfg.epochs == 50
     sched = cfg.scheduler(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0))
     assert sched.step_size == 30 and sched.gamma == 0.2
+
+
+def test_pretraining_streams_batches_with_the_numbers_of_the_whole_set(tmp_path):
+    """Issue 20: the FER pretraining converts images batch by batch (BackboneInputs), never the whole set."""
+    import numpy as np
+    import torch
+
+    from mer_utils.papers.wei2022.pipeline import BackboneInputs, pretrain_backbone, to_backbone_input
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (12, 20, 20), dtype=np.uint8)
+    lazy = BackboneInputs(images, 32)
+    assert lazy.shape == (12, 3, 32, 32) and len(lazy) == 12
+    whole = to_backbone_input(images, 32)
+    assert torch.equal(lazy[np.array([3, 0, 7])], whole[[3, 0, 7]]) and torch.equal(lazy[5], whole[5])
+    labels = np.arange(12) % 3
+    model, report = pretrain_backbone(images, labels, 3, test_images=images[:4], test_labels=labels[:4], size=32,
+                                      epochs=1, batch_size=4, device="cpu", checkpoint_dir=tmp_path,
+                                      progress=False)
+    assert not report["reused"] and 0 <= report["test_accuracy"] <= 1 and model.fc.out_features == 3

@@ -165,6 +165,22 @@ def test_memory_mapped_stacks(table):
     assert list((prep.cache_dir / "stacks").glob("*.npy"))
 
 
+def test_memory_mapped_stacks_are_the_only_copy(table):
+    """Issue 20: once the stack is complete, each clip's entry keeps its metadata and a pointer to its stack row,
+    not a second copy of the arrays; another table of the same clips is built from those rows."""
+    prep = prepare("reddy2019", table, workers=1, progress=False, memmap=True)
+    entries = sorted(p for p in prep.cache_dir.rglob("*.npz"))
+    assert len(entries) == 3
+    for e in entries:
+        with np.load(e) as z:
+            assert set(z.files) == {"__meta__", "__checksum__", "__stack__"}
+    sub = prepare("reddy2019", table.iloc[[2, 0]].reset_index(drop=True), workers=1, progress=False, memmap=True)
+    assert sub.report.cached == 2 and not sub.report.recomputed
+    assert np.array_equal(np.asarray(sub.arrays["face"]), np.asarray(prep.arrays["face"])[[2, 0]])
+    small = prepare("reddy2019", table.iloc[[1]].reset_index(drop=True), workers=1, progress=False, memmap=False)
+    assert np.array_equal(small.arrays["face"][0], np.asarray(prep.arrays["face"])[1])
+
+
 def test_no_cache_mode_writes_nothing(table):
     prep = prepare("peng2018", table, profile="ci", cache=False, workers=1, progress=False)
     assert prep.arrays["apex"].shape == (3, 64, 64) and prep.cache_dir is None

@@ -17,7 +17,10 @@ Layout::
 - every entry stores a **content checksum** of its arrays, verified when it is read in full: an entry that is
   readable but whose data changed (a disk fault, a bad copy, zeroed blocks) is deleted and recomputed with a
   :class:`CacheWarning` naming it; memory-mapped stacks are checked against their expected size
-  (:func:`npy_problem`) and rebuilt when short.
+  (:func:`npy_problem`) and rebuilt when short;
+- **one copy**: once a complete memory-mapped stack is written, each clip's entry is rewritten as a slim entry
+  (:func:`slim_entry`: metadata, checksum and the stack row holding its arrays), so large outputs (notebook 50's
+  magnified stacks) are not stored twice. A slim entry whose stack is gone is recomputed like a damaged one.
 """
 from __future__ import annotations
 
@@ -40,6 +43,8 @@ from mer_utils.paths import cache_root
 PREPROCESS_VERSION = "1"
 _META = "__meta__"
 _CHECKSUM = "__checksum__"
+#: In a slim entry (:func:`slim_entry`): where its arrays live, ``{"row": i, "stacks": {name: relative path}}``.
+_STACK = "__stack__"
 
 
 class CacheWarning(UserWarning):
@@ -150,14 +155,16 @@ def load_npz(path: Path, keys=None, problems: list | None = None) -> tuple[dict,
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
-            stored = [k for k in z.files if k not in (_META, _CHECKSUM)]
+            stack = json.loads(str(z[_STACK])) if _STACK in z.files else None
+            stored = list(stack["stacks"]) if stack else [k for k in z.files if k not in (_META, _CHECKSUM)]
             wanted = stored if keys is None else list(keys)
             full = set(stored) <= set(wanted)
-            arrays = {k: z[k] for k in (stored if full else wanted)}
+            read = stored if full else wanted
+            arrays = {k: _stack_row(path, stack, k) for k in read} if stack else {k: z[k] for k in read}
             meta = json.loads(str(z[_META])) if _META in z.files else {}
             checksum = str(z[_CHECKSUM]) if _CHECKSUM in z.files else None
         reason = None
-        if full and checksum is not None and content_checksum(arrays) != checksum:
+        if full and stored and checksum is not None and content_checksum(arrays) != checksum:
             reason = "its content does not match its checksum (the file is readable but its data changed)"
         arrays = {k: arrays[k] for k in wanted}
     except Exception as exc:
@@ -166,6 +173,41 @@ def load_npz(path: Path, keys=None, problems: list | None = None) -> tuple[dict,
         return arrays, meta
     _discard(path, reason, problems)
     return None
+
+
+def _stack_row(path: Path, stack: dict, key: str) -> np.ndarray:
+    """Row ``stack["row"]`` of the memory-mapped stack of array ``key`` that a slim entry points to."""
+    mm = np.load(path.parent / stack["stacks"][key], mmap_mode="r")
+    return np.array(mm[int(stack["row"])])
+
+
+def slim_entry(path: Path, stacks: Mapping[str, Path], row: int) -> bool:
+    """Rewrite the full entry at ``path`` as a slim one pointing to row ``row`` of the complete, memory-mapped
+    ``stacks`` (``{array name: .npy path}``) that hold the same arrays: metadata and checksum stay, the arrays are
+    stored once (in the stacks). Atomic; returns False (entry left as it is) when the entry cannot be read or
+    its arrays differ from the stack rows."""
+    path = Path(path)
+    got = load_npz(path)
+    if got is None:
+        return False
+    arrays, meta = got  # a slim entry is re-pointed to the new stacks (its arrays are read from the old ones)
+    rel = {k: os.path.relpath(Path(p), path.parent) for k, p in stacks.items()}
+    if set(rel) != set(arrays):
+        return False
+    pointer = {"row": int(row), "stacks": rel}
+    if content_checksum({k: _stack_row(path, pointer, k) for k in rel}) != content_checksum(arrays):
+        return False
+    tmp = _tmp_name(path)
+    payload = {_META: np.array(json.dumps(canonical(dict(meta)))), _CHECKSUM: np.array(content_checksum(arrays)),
+               _STACK: np.array(json.dumps(pointer))}
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **payload)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return True
 
 
 def _discard(path: Path, reason: str, problems: list | None) -> None:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .cache import PREPROCESS_VERSION, CacheWarning, atomic_save_npz, atomic_write_json, canonical, clip_path, \
-    digest, frames_fingerprint, load_npz, npy_problem, preprocess_root, read_json
+    digest, frames_fingerprint, load_npz, npy_problem, preprocess_root, read_json, slim_entry
 from .align import alignment_transform
 from .clips import clip_segment, read_positions
 from .faces import detect_landmarks, whole_frame_landmarks
@@ -480,8 +480,8 @@ class _Preparation:
             for name, pth in mm_paths.items():
                 problem = npy_problem(pth, (n,) + tuple(specs[name][0]), specs[name][1])
                 if problem is not None:
-                    warnings.warn(f"Memory-mapped stack {pth}: {problem}; deleted, it is rebuilt from the cached "
-                                  "entries.", CacheWarning, stacklevel=3)
+                    warnings.warn(f"Memory-mapped stack {pth}: {problem}; deleted, it is rebuilt (the clips whose "
+                                  "cache entries point into it are recomputed).", CacheWarning, stacklevel=3)
                     self.report.stacks_rebuilt.append({"path": str(pth), "reason": problem})
                     pth.unlink()
                     reuse = False
@@ -524,6 +524,9 @@ class _Preparation:
                 else:  # a stack with failed clips is not kept; it is rebuilt next time
                     arrays[name] = np.load(tmp, mmap_mode="r")
                     tmp.unlink()
+            if all(self.ok):  # one copy: the clips' entries now point into the stacks (issue 20)
+                for i, entry in enumerate(self.entries):
+                    slim_entry(entry, mm_paths, i)
         arrays.update(self.rec.views(arrays, self.p))
         return arrays
 

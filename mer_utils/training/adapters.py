@@ -64,7 +64,8 @@ class TorchMethod:
             model = model.to(device)
         else:
             res = fit(model, data, train_idx, self.config, device=device, seed=seed, progress=progress,
-                      track={"test": test_idx} if self.track_test else None, desc=f"fold {fold.name}")
+                      track={"test": test_idx} if self.track_test else None, desc=f"fold {fold.name}",
+                      resume=fold_dir / "resume.pt")  # a killed long fold continues mid-fold
             model, history = res.model, res.history
             if "test" in res.epoch_predictions:
                 ep = res.epoch_predictions["test"]

@@ -198,9 +198,29 @@ def predict(model, data, idx, batch_size: int = 64, device: Any = None, amp: boo
     return p.argmax(axis=1), p, (total / count if count else float("nan"))
 
 
+#: Seconds between two mid-fold resume checkpoints of :func:`fit` (when ``resume`` is given).
+RESUME_EVERY_S = 600.0
+
+
+def _save_resume(path, state: dict) -> None:
+    """Write the mid-fold state atomically (a killed run leaves the previous one)."""
+    import os
+
+    import torch
+
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
 def fit(model, data: ClipDataset, train_idx, config: TrainConfig, *, val_idx=None,
         track: Mapping[str, Sequence[int]] | None = None, device: Any = None, seed: int = 0,
-        progress: bool = True, desc: str = "train") -> FitResult:
+        progress: bool = True, desc: str = "train", resume=None,
+        resume_every_s: float | None = None) -> FitResult:
     """Train ``model`` on ``data[train_idx]`` with ``config``; return a :class:`FitResult`.
 
     Validation: ``val_idx`` if given (must not overlap ``train_idx``), else, when
@@ -211,6 +231,13 @@ def fit(model, data: ClipDataset, train_idx, config: TrainConfig, *, val_idx=Non
     history gets ``name_loss``/``name_acc`` columns and ``epoch_predictions[name]`` the predictions of every
     epoch); they never influence training or selection. Notebook 02 uses this to show what selecting the
     epoch on the test subject would do.
+
+    ``resume``: a file for mid-fold checkpoints (issue 20). At the end of an epoch, when ``resume_every_s``
+    seconds (default :data:`RESUME_EVERY_S`; 0 = every epoch) have passed since the last one, the whole state
+    is saved there — weights, optimiser, scheduler, AMP scaler, torch's and the epoch sampler's random states,
+    history — and a later call with the same arguments continues after that epoch, with the same final weights
+    as an uninterrupted run. The file is removed when training ends; one written for other settings is an
+    error naming it.
     """
     import torch
 
@@ -241,7 +268,35 @@ def fit(model, data: ClipDataset, train_idx, config: TrainConfig, *, val_idx=Non
 
     history, best_state, best_epoch, best_score, waited = [], None, config.epochs, None, 0
     epoch_preds: dict[str, list] = {k: [] for k in track}
-    bar = tqdm(range(1, config.epochs + 1), desc=desc, disable=not progress, leave=False)
+    first, key, last_save = 1, None, time.perf_counter()
+    every = RESUME_EVERY_S if resume_every_s is None else float(resume_every_s)
+    if resume is not None:
+        from pathlib import Path
+
+        from .. import results
+
+        resume = Path(resume)
+        key = results.params_hash({"config": config, "train_idx": train_idx.tolist(), "val_idx": val_idx.tolist(),
+                                   "seed": seed, "track": {k: v.tolist() for k, v in track.items()}})
+        if resume.exists():
+            st = torch.load(resume, map_location="cpu", weights_only=False)
+            if st.get("key") != key:
+                raise RuntimeError(f"The mid-fold checkpoint {resume} was written for other settings or clips; "
+                                   "move it away (or delete it) to train this fold from the start.")
+            model.load_state_dict(st["model"])
+            optimizer.load_state_dict(st["optimizer"])
+            if scheduler is not None and st["scheduler"] is not None:
+                scheduler.load_state_dict(st["scheduler"])
+            scaler.load_state_dict(st["scaler"])
+            rng.bit_generator.state = st["sampler_rng"]
+            torch.set_rng_state(st["torch_rng"])
+            if st["cuda_rng"] is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(st["cuda_rng"])
+            history, best_state, best_epoch, best_score, waited = (st["history"], st["best_state"], st["best_epoch"],
+                                                                   st["best_score"], st["waited"])
+            epoch_preds = st["epoch_preds"]
+            first = st["epoch"] + 1
+    bar = tqdm(range(first, config.epochs + 1), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
@@ -299,6 +354,18 @@ def fit(model, data: ClipDataset, train_idx, config: TrainConfig, *, val_idx=Non
                 waited += 1
         if config.patience and waited >= config.patience:
             break
+        if resume is not None and epoch < config.epochs and time.perf_counter() - last_save >= every:
+            _save_resume(resume, {
+                "key": key, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "scaler": scaler.state_dict(), "sampler_rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "history": history, "best_state": best_state, "best_epoch": best_epoch, "best_score": best_score,
+                "waited": waited, "epoch_preds": epoch_preds})
+            last_save = time.perf_counter()
+    if resume is not None and resume.exists():
+        resume.unlink()
     if config.select == "last":
         best_epoch = history[-1]["epoch"]
     elif best_state is not None:

@@ -21,6 +21,7 @@ Tables II-III (HDE confusion matrices)       :func:`~.report.confusion_percent`,
 Table IV (HDE), Tables V-VII (CDE)           :func:`~.report.hde_scores`, :func:`~.report.compare_hde`,
                                              :func:`~.report.cde_scores`, :func:`~.report.compare_cde`
 the ablation of the notebook                 :func:`~.report.ablation_table`
+paper-critical inputs (loud when missing)    :func:`~.inputs.paper_inputs`, :func:`~.inputs.default_macro_sets`
 reported numbers                             ``tables.json`` (:func:`mer_utils.paper_tables.paper_table`)
 ===========================================  =================================================================
 """
@@ -35,6 +36,7 @@ _EXPORTS = {
         "random_corner_crop", "center_crop", "BatchAugment"),
     "macro": ("OBJECTIVE_CLASSES", "MACRO_TO_OBJECTIVE", "IMAGE_EXTENSIONS", "load_emotion_folder",
         "load_macro_table", "prepare_macro_images", "random_test_split"),
+    "inputs": ("QUICK_MACRO_SETS", "default_macro_sets", "paper_inputs"),
     "identities": ("synthetic_identities", "micro_identities", "exclude_identities"),
     "pipeline": ("MICRO_INPUTS", "DIFFERENCE_GAIN", "HDE_DIFFERENCE_AUGMENT", "difference_image", "micro_images",
         "ImageInputs", "INITS", "PengStage", "PROFILES", "cde_resize", "make_stage", "show_progress",

@@ -200,6 +200,8 @@ class MultipleAggregationNetwork(nn.Module):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"MultipleAggregationNetwork expects faces (B, {self.in_channels}, H, W); got "
                              f"{tuple(x.shape)}.")
+        if x.dtype == torch.uint8:  # frames fed as uint8 (the pipeline's batches): scaled to [0, 1] on the device
+            x = x.float().div_(255.0)
         return torch.cat([self.branches[n](self.crop(x, n)) for n in self.branch_names], dim=1)
 
     def frame_features(self, x: torch.Tensor) -> torch.Tensor:

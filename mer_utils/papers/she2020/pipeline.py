@@ -251,6 +251,15 @@ def _to_tensor(frames: np.ndarray):
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def frame_tensor(frames: np.ndarray):
+    """uint8 frames ``(M, h, w, C)`` -> one contiguous uint8 tensor ``(M, C, h, w)``: the training loop slices
+    whole batches from it (no per-frame Python call) and the network scales them to [0, 1] on the device
+    (issue 20; the same numbers as converting each frame to float first)."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).contiguous()
+
+
 @dataclass(frozen=True)
 class She2020Settings:
     """Everything that defines one She et al. run (all recorded in the result folder's parameters).
@@ -316,8 +325,7 @@ class MultipleAggregationPipeline:
         self.n_frames = faces.shape[1]
         self.seed, self.device, self.progress = int(seed), device, progress
         flat = faces.reshape(-1, *faces.shape[2:])
-        self.frames = ClipDataset(frame_table(self.table, self.n_frames),
-                                  lambda i: _to_tensor(flat[i: i + 1])[0],
+        self.frames = ClipDataset(frame_table(self.table, self.n_frames), frame_tensor(flat),
                                   class_names=[str(k) for k in range(self.num_classes)])
 
     def build_model(self):
@@ -367,7 +375,7 @@ class MultipleAggregationPipeline:
         model = self.build_model()
         res = fit_or_load(model, self.frames, frame_indices(train_idx, self.n_frames), self.train_config(),
                           fold_dir / "model.pt", device=dev, seed=seed, progress=self.progress,
-                          desc=f"{fold.name}: frames")
+                          desc=f"{fold.name}: frames", resume=fold_dir / "resume.pt")  # mid-fold resume
         model = res.model.to(dev)
         f_train = self.frame_features(model, train_idx)
         f_test = self.frame_features(model, test_idx)

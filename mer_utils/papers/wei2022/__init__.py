@@ -15,6 +15,7 @@ module, classifier
 §3.1.1 training (RMSprop, StepLR), LOSO      :func:`~.pipeline.aman_config`, :func:`~.pipeline.aman_factory`,
                                              :func:`~.pipeline.run_aman`
 attention weights alpha and beta             :func:`~.pipeline.attention_table`, :func:`~.pipeline.plot_attention`
+paper-critical inputs (loud when missing)    :func:`~.inputs.paper_inputs`
 Tables 1-3 (k ceilings, comparison,          reported numbers in ``tables.json`` (:func:`mer_utils.paper_tables.paper_table`)
 ablation)
 ===========================================  =================================================================
@@ -29,6 +30,7 @@ _EXPORTS = {
     "pipeline": ("IMAGENET_MEAN", "IMAGENET_STD", "LEVELS", "FER_BACKBONE", "BACKBONES", "fer_backbone",
         "load_backbone", "to_backbone_input", "backbone_input", "random_flip", "pretrain_backbone", "feature_bank",
         "aman_dataset", "aman_factory", "aman_config", "attention_table", "plot_attention", "plot_magnification_grid",
-        "run_aman"),
+        "run_aman", "FER_CLASSES", "BackboneInputs"),
+    "inputs": ("paper_inputs",),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -182,6 +182,7 @@ class AMAN(nn.Module):
             for p in self.trunk.parameters():
                 p.requires_grad_(False)
             self.trunk.eval()
+            self.frozen_modules = ("trunk",)  # rebuilt from the backbone: left out of checkpoints (issue 20)
             if head == "small":
                 self.head = MapHead(self.trunk_channels, **(map_head or {}))
                 dim = self.head.out_dim

@@ -67,6 +67,25 @@ def to_backbone_input(images: np.ndarray, size: int | None = None) -> torch.Tens
     return (x - mean) / std
 
 
+class BackboneInputs:
+    """uint8 images ``(N, H, W)`` / ``(N, H, W, 3)`` kept as they are, converted by :func:`to_backbone_input`
+    batch by batch when sliced (``inputs[idx]``): the pretraining streams batches instead of holding the whole
+    set as float32 at ``size`` (17 GB for FER2013 at 224 px; issue 20). Same numbers as converting all at once."""
+
+    def __init__(self, images: np.ndarray, size: int | None = None):
+        self.images, self.size = np.asarray(images), size
+        h, w = self.images.shape[1:3]
+        self.shape = (len(self.images), 3, size or h, size or w)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        if np.ndim(idx) == 0:
+            return to_backbone_input(self.images[int(idx)][None], self.size)[0]
+        return to_backbone_input(self.images[np.asarray(idx)], self.size)
+
+
 def _fingerprint(*arrays: np.ndarray) -> str:
     h = hashlib.sha1()
     for a in arrays:
@@ -112,7 +131,7 @@ def pretrain_backbone(train_images: np.ndarray, train_labels: np.ndarray, num_cl
     table = pd.DataFrame({"clip_uid": [f"img{i}" for i in range(len(labels))],
                           "subject_uid": [f"img{i}" for i in range(len(labels))],
                           "dataset": "macro", "label": labels})
-    data = ClipDataset(table, to_backbone_input(train_images, size))
+    data = ClipDataset(table, BackboneInputs(train_images, size))
     torch.manual_seed(seed)
     model = resnet18(weights=None, num_classes=num_classes)
     result = fit_or_load(model, data, np.arange(len(labels)), config, ckpt, device=device, seed=seed,
@@ -124,7 +143,7 @@ def pretrain_backbone(train_images: np.ndarray, train_labels: np.ndarray, num_cl
         t_table = pd.DataFrame({"clip_uid": [f"t{i}" for i in range(len(t_labels))],
                                 "subject_uid": [f"t{i}" for i in range(len(t_labels))],
                                 "dataset": "macro", "label": t_labels})
-        t_data = ClipDataset(t_table, to_backbone_input(test_images, size))
+        t_data = ClipDataset(t_table, BackboneInputs(test_images, size))
         pred, _, _ = predict(model, t_data, np.arange(len(t_labels)), device=device)
         report["test_accuracy"] = float((pred == t_labels).mean())
         report["n_test"] = int(len(t_labels))
@@ -133,6 +152,8 @@ def pretrain_backbone(train_images: np.ndarray, train_labels: np.ndarray, num_cl
 
 
 BACKBONES = (FER_BACKBONE, "resnet18")
+#: FER2013's seven classes: the head of a ResNet-18 built for a user checkpoint (FER+'s 8 are replaced).
+FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
 def load_backbone(kind: str, *, checkpoint: str | Path | None = None, data_root: Any = None,
@@ -142,7 +163,7 @@ def load_backbone(kind: str, *, checkpoint: str | Path | None = None, data_root:
 
     ``kind="fer2013_mini_xception"``: :func:`fer_backbone` (real FER2013 training, no training here).
     ``kind="resnet18"``: the paper's network, from ``checkpoint`` (a state dict of a ResNet-18 trained on
-    FER2013 / FER+ with 7 classes) or else pretrained here by :func:`pretrain_backbone` on the FER2013-format
+    FER2013 / FER+; a head of another size, e.g. FER+'s 8 classes, is replaced and the report says so) or else pretrained here by :func:`pretrain_backbone` on the FER2013-format
     set under ``data_root`` (synthetic when the licensed file is absent; the report says which).
     """
     from ...pretrained import PRETRAINED
@@ -156,12 +177,13 @@ def load_backbone(kind: str, *, checkpoint: str | Path | None = None, data_root:
     from torchvision.models import resnet18
 
     if checkpoint:
-        state = torch.load(checkpoint, map_location="cpu")
-        classes = state["fc.weight"].shape[0] if "fc.weight" in state else 7
-        model = resnet18(weights=None, num_classes=classes)
-        model.load_state_dict(state)
+        from ...training import load_state_replacing_head
+
+        model = resnet18(weights=None, num_classes=len(FER_CLASSES))
+        how = load_state_replacing_head(model, torch.load(checkpoint, map_location="cpu"), head="fc")
+        print(f"backbone checkpoint {checkpoint}: {how} (AMAN uses the layers before the head)")
         return model.to(device).eval(), {"backbone": f"resnet18 ({checkpoint})", "trained_on": "user checkpoint",
-                                         "pretrained_here": False}
+                                         "pretrained_here": False, "checkpoint_head": how}
     from ...data import load_dataset, load_images
 
     fer = load_dataset("fer2013", data_root, synthetic_size=synthetic_size)
@@ -377,13 +399,14 @@ def run_aman(table: pd.DataFrame, bank: torch.Tensor, backbone: nn.Module | None
              factor_index: Sequence[int] | None = None, onset_difference: bool = False,
              map_head: dict | None = None, params: dict | None = None, class_names: Sequence[str] | None = None,
              seed: int = 0, device: Any = "auto", data_source: str | None = None, progress: bool = True,
-             max_folds: int | None = None, method_name: str | None = None):
+             max_folds: int | None = None, method_name: str | None = None, save_model: bool = True):
     """LOSO cross-validation of AMAN on a feature bank (the shared runner: resumable, stored, pooled metrics).
 
     ``n_frames`` / ``k`` keep the first n frames / the first k factors of the bank, and ``factor_index``
     picks factors by position (e.g. ``[2]``: one fixed magnification level), so one preprocessing run at
-    the largest n and k serves Table 1, Table 3 and Fig. 3. The model of every fold is saved so
-    :func:`attention_table` can read its attention weights.
+    the largest n and k serves Table 1, Table 3 and Fig. 3. With ``save_model`` (default) the trained
+    parameters of every fold are saved (the frozen trunk is rebuilt on load) so :func:`attention_table` can read
+    its attention weights; runs nobody reads pass ``save_model=False`` (disk, issue 20).
     """
     from ...data import leave_one_subject_out
     from ...training import TorchMethod, cross_validate
@@ -406,7 +429,7 @@ def run_aman(table: pd.DataFrame, bank: torch.Tensor, backbone: nn.Module | None
         sub = sub[:, :, factor_index]
     data = aman_dataset(table, sub.contiguous(), class_names)
     method = TorchMethod(aman_factory(backbone, level, use_ma, use_fa, onset_difference, map_head), config,
-                         save_model=True)
+                         save_model=save_model)
     if method_name is None:
         modules = "+".join(m for m, on in (("MA", use_ma), ("FA", use_fa)) if on)
         method_name = f"AMAN ({modules})" if modules else "AMAN (no attention)"

@@ -13,6 +13,7 @@ frames, eq. (5) ARS, eq. (6)-(7) RRS         :mod:`mer_utils.preprocess.temporal
 splicing                                     :class:`~.model.CropNetWithoutCGPO` (ablation), :func:`~.model.build_cropnet`
 §4.2 training (AdamP, label smoothing)       :class:`~.pipeline.AdamPFactory`, :func:`~.pipeline.cropnet_config`,
                                              :class:`~.pipeline.CropNetFactory`, :func:`~.pipeline.cropnet_loso`
+§3.2.3 ImageNet weights (loud when missing)  :func:`~.inputs.paper_inputs`
 Tables 2-4 beside a run                      :func:`~.pipeline.compare_runs`; reported numbers in ``tables.json``
 ===========================================  =================================================================
 """
@@ -23,7 +24,8 @@ _EXPORTS = {
     "model": ("PAPER_PARAMETER_COUNT", "NUM_SUBIMAGES", "FEATURE_DIM", "POS_EMBED_VARIANCE", "IMAGENET_MEAN",
         "IMAGENET_STD", "BackboneInfo", "rexnet_feature_extractor", "SubImageHead", "use_channels_last", "CropNet",
         "CropNetWithoutCGPO", "set_batchnorm_momentum", "count_parameters", "build_cropnet", "PixelStandardize",
-        "INPUT_NORMS"),
+        "INPUT_NORMS", "imagenet_weights_file"),
+    "inputs": ("paper_inputs",),
     "recipe": ("Zhao2021Params", "Zhao2021", "REGISTER_CHOICES", "register_to_first"),
     "pipeline": ("INPUT_ARRAYS", "PROFILES", "AugmentationModule", "FlipAugmentation", "AUGMENTATIONS", "AdamPFactory",
         "CropNetFactory", "cropnet_config", "input_images", "prepare_inputs", "cropnet_loso", "compare_runs",

@@ -66,6 +66,24 @@ class BackboneInfo:
     num_features: int
 
 
+#: Where a user puts timm's ImageNet weights by hand: ``<weights_root>/imagenet/<name>.safetensors`` (or
+#: ``.pth`` / ``.bin``), e.g. ``data/weights/imagenet/rexnet_100.safetensors``.
+IMAGENET_WEIGHTS_FOLDER = "imagenet"
+_WEIGHT_SUFFIXES = (".safetensors", ".pth", ".bin", ".pt")
+
+
+def imagenet_weights_file(name: str) -> str | None:
+    """timm's ImageNet weights for ``name`` placed under ``data/weights/imagenet/`` (``$MER_WEIGHTS_ROOT``), or
+    else in the local Hugging Face cache; ``None`` when neither has them. Never touches the network."""
+    from ... import paths
+
+    for suffix in _WEIGHT_SUFFIXES:
+        hit = paths.weights_root() / IMAGENET_WEIGHTS_FOLDER / f"{name}{suffix}"
+        if hit.is_file():
+            return str(hit)
+    return _cached_timm_weights(name)
+
+
 def _cached_timm_weights(name: str) -> str | None:
     """Path of timm's ImageNet weights for ``name`` if they are already on disk (HF cache), else ``None``.
 
@@ -107,8 +125,8 @@ def rexnet_feature_extractor(name: str = "rexnet_100", width_mult: float | None 
     - ``max_reduction``: keep only the stem and the stages up to that output stride (2, 4, 8, 16 or 32; ``None``
       = all, the paper's), a shallower extractor whose feature map keeps more of the face's layout on small CPU
       inputs (a 32x32 sub-image gives a 4x4 map at stride 8 instead of 1x1 at stride 32).
-    - ``pretrained``: ``"auto"`` loads ImageNet weights when a local copy exists (``weights_path`` or the Hugging
-      Face cache) and falls back to random initialisation; ``True`` requires them (raises otherwise);
+    - ``pretrained``: ``"auto"`` loads ImageNet weights when a local copy exists (``weights_path``,
+      ``data/weights/imagenet/<name>.safetensors`` or the Hugging Face cache: :func:`imagenet_weights_file`) and falls back to random initialisation; ``True`` requires them (raises otherwise);
       ``False`` never loads them. Nothing is ever downloaded.
     """
     if max_reduction is not None and max_reduction not in (2, 4, 8, 16, 32):
@@ -160,7 +178,7 @@ def _build_rexnet(name, width_mult, pretrained, weights_path, depth_mult) -> tup
                 raise FileNotFoundError(f"weights_path {path} does not exist; give timm's {name} weights "
                                         "(model.safetensors or pytorch_model.bin) or leave it None.")
         else:
-            hit = _cached_timm_weights(name)
+            hit = imagenet_weights_file(name)
             path = Path(hit) if hit else None
         if path is None and pretrained is True:
             raise FileNotFoundError(f"pretrained=True but no ImageNet weights for {name} are on this machine "

@@ -232,18 +232,20 @@ def prepare_inputs(table, size: int, n_key: int = 5, flows: Sequence[str] = ("fa
 
 def cropnet_loso(table, images: np.ndarray, factory: CropNetFactory, config, *, notebook: str, dataset: str,
                  protocol: str, method_name: str, params: dict | None = None, seed: int = 0, device: Any = "auto",
-                 data_source: str | None = None, progress: bool = True, max_folds: int | None = None):
+                 data_source: str | None = None, progress: bool = True, max_folds: int | None = None,
+                 save_model: bool = False):
     """One leave-one-subject-out run of CropNet on ``images`` ``(N, 3, S, S)`` uint8 (row i = ``table`` row i)
     with the shared resumable CV runner; returns its :class:`~mer_utils.training.CVResult` (pooled metrics,
     per-clip predictions, result folder). The protocol's full class list comes from ``table.attrs["classes"]``
-    when present."""
+    when present. ``save_model``: keep each fold's model (29 MB at the paper's size, ~540 folds in ``full``:
+    off by default, nothing reads them; finished folds are reused from their stored predictions)."""
     from mer_utils.data import leave_one_subject_out
     from mer_utils.training import ClipDataset, TorchMethod, cross_validate
 
     classes = table.attrs.get("classes")
     data = ClipDataset(table.reset_index(drop=True), images, class_names=classes)
     folds = leave_one_subject_out(table.reset_index(drop=True))
-    return cross_validate(TorchMethod(factory, config), data, folds, notebook=notebook, dataset=dataset,
+    return cross_validate(TorchMethod(factory, config, save_model=save_model), data, folds, notebook=notebook, dataset=dataset,
                           protocol=protocol, method_name=method_name, params=params, class_names=data.class_names,
                           seed=seed, device=device, data_source=data_source, progress=progress, max_folds=max_folds)
 
