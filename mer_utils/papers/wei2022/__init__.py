@@ -16,7 +16,8 @@ module, classifier
                                              :func:`~.pipeline.run_aman`
 attention weights alpha and beta             :func:`~.pipeline.attention_table`, :func:`~.pipeline.plot_attention`
 Tables 1-3 (k ceilings, comparison,          reported numbers in ``tables.json`` (:func:`mer_utils.paper_tables.paper_table`)
-ablation)
+ablation)                                    Table 3's rows: :func:`~.pipeline.table3_settings` (without MA =
+                                             one fixed factor, the paper's "single-magnification")
 ===========================================  =================================================================
 """
 from .._exports import lazy_exports
@@ -29,6 +30,6 @@ _EXPORTS = {
     "pipeline": ("IMAGENET_MEAN", "IMAGENET_STD", "LEVELS", "FER_BACKBONE", "BACKBONES", "fer_backbone",
         "load_backbone", "to_backbone_input", "backbone_input", "random_flip", "pretrain_backbone", "feature_bank",
         "aman_dataset", "aman_factory", "aman_config", "attention_table", "plot_attention", "plot_magnification_grid",
-        "run_aman"),
+        "run_aman", "WITHOUT_MA_CHOICES", "table3_settings"),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
