@@ -44,10 +44,10 @@ def test_80_20_split_is_grouped_by_video_by_default():
     (fold,) = R.make_folds(t, "random_80_20", seed=0)
     videos = t["frame_dir"].to_numpy()
     assert not set(videos[fold.train]) & set(videos[fold.test])
-    assert R.split_overlap(t, fold)["test clips sharing frames with training"] == 0
+    assert R.split_overlap(t, fold)["test_clips_sharing_frames_with_train"] == 0
     # the authors' clip split (flagged variant) lets windows of one video straddle the split
     leaked = [R.split_overlap(t, R.make_folds(t, "random_80_20", seed=s, group="clip")[0])
-              ["test clips sharing frames with training"] for s in range(5)]
+              ["test_clips_sharing_frames_with_train"] for s in range(5)]
     assert max(leaked) > 0
     with pytest.raises(ValueError, match="group"):
         R.make_folds(t, "random_80_20", group="subject")

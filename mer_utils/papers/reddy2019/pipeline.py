@@ -408,14 +408,14 @@ def window_overlaps(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def split_overlap(table: pd.DataFrame, fold, overlaps: pd.DataFrame | None = None) -> dict:
-    """How many of a fold's test clips share frames with a training clip (and how many frames in all)."""
+    """How many of a fold's test clips share frames with a training clip, and how many frames the training and test
+    windows share in all (``overlaps``: :func:`window_overlaps` of ``table``, computed when not given)."""
     ov = window_overlaps(table) if overlaps is None else overlaps
     uids = table["clip_uid"].astype(str).to_numpy()
     train, test = set(uids[np.asarray(fold.train)]), set(uids[np.asarray(fold.test)])
     cross = ov[(ov["clip_a"].isin(train) & ov["clip_b"].isin(test)) | (ov["clip_a"].isin(test) & ov["clip_b"].isin(train))]
     leaked = set(cross["clip_a"]).union(cross["clip_b"]) & test
-    return {"test clips": len(test), "test clips sharing frames with training": len(leaked),
-            "shared frames": int(cross["shared_frames"].sum())}
+    return {"test_clips_sharing_frames_with_train": len(leaked), "shared_frames": int(cross["shared_frames"].sum())}
 
 
 def run_experiment(prep, model: str, split: str, *, dataset: str, protocol: str, frames: int,
