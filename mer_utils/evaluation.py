@@ -89,12 +89,16 @@ def confusion(y_true, y_pred, labels: Sequence[int] | int | None = None, normali
     return np.divide(cm, sums, out=np.zeros_like(cm), where=sums > 0)
 
 
-def compute_metrics(y_true, y_pred, labels: Sequence[int] | int | None = None) -> dict[str, float]:
+def compute_metrics(y_true, y_pred, labels: Sequence[int] | int | None = None,
+                    other_predictions: bool = False) -> dict[str, float]:
     """WAR, UAR, UF1 and weighted F1 of one set of predictions (plus ``n``, the number of clips).
 
     ``labels`` is the full class list (or the class count); classes missing from ``y_true`` still count
     (their recall and F1 are 0, scikit-learn's ``zero_division=0``), as MEGC requires. With
     ``labels=None`` only the classes seen in ``y_true`` or ``y_pred`` are used — avoid that for folds.
+    ``other_predictions=True`` allows predicted labels outside ``labels`` (a dataset scored against its own
+    classes inside a composite with more): such a prediction is an error for its true class and no class's
+    false positive.
 
     >>> m = compute_metrics([0, 0, 1, 1], [0, 1, 1, 1], labels=[0, 1, 2])
     >>> round(m["war"], 3), round(m["uar"], 3), round(m["uf1"], 3)
@@ -104,7 +108,7 @@ def compute_metrics(y_true, y_pred, labels: Sequence[int] | int | None = None) -
 
     y_true, y_pred = _check_pair(y_true, y_pred)
     labs = _as_labels(labels, y_true, y_pred)
-    extra = np.setdiff1d(np.unique(np.concatenate([y_true, y_pred])), labs)
+    extra = np.setdiff1d(np.unique(np.concatenate([y_true, y_pred]) if not other_predictions else y_true), labs)
     if len(extra):
         raise ValueError(f"Predictions or truths contain labels {list(extra)} not in labels={list(labs)}; "
                          "pass the protocol's full class list.")
@@ -145,16 +149,25 @@ def pooled_metrics(predictions: pd.DataFrame, labels: Sequence[int] | int | None
     return compute_metrics(predictions["true"].to_numpy(), predictions["pred"].to_numpy(), labels)
 
 
-def per_dataset_metrics(predictions: pd.DataFrame, labels: Sequence[int] | int | None = None) -> dict[str, dict]:
+def per_dataset_metrics(predictions: pd.DataFrame, labels: Sequence[int] | int | None = None,
+                        dataset_labels: Mapping[str, Sequence[int]] | None = None) -> dict[str, dict]:
     """Metrics per dataset of a composite run (each dataset's clips pooled over all folds).
 
-    As in MEGC 2019: the scores for SMIC, CASME II and SAMM come from the one composite LOSO run,
-    not from separate runs. Every dataset is scored against the full class list.
+    As in MEGC 2019: the scores for SMIC, CASME II and SAMM come from the one composite run, not from
+    separate runs. Every dataset is scored against the full class list, except those ``dataset_labels``
+    names (``{dataset: labels it can have}``, e.g. :attr:`mer_utils.data.Protocol.dataset_labels`): SMIC in
+    She et al.'s four classes has no "others", so its UAR / UF1 average over its three classes (against four,
+    its UAR could not exceed 0.75). A prediction of a class the dataset cannot have is an error.
     """
     _check_predictions(predictions, ("true", "pred", "dataset"))
     labs = _as_labels(labels, predictions["true"], predictions["pred"])
-    return {str(ds): compute_metrics(g["true"].to_numpy(), g["pred"].to_numpy(), labs)
-            for ds, g in predictions.groupby("dataset", sort=True)}
+    own = {str(k): np.asarray(v) for k, v in (dataset_labels or {}).items()}
+    out = {}
+    for ds, g in predictions.groupby("dataset", sort=True):
+        ds_labs = own.get(str(ds), labs)
+        out[str(ds)] = compute_metrics(g["true"].to_numpy(), g["pred"].to_numpy(), ds_labs,
+                                       other_predictions=str(ds) in own)
+    return out
 
 
 def per_fold_metrics(predictions: pd.DataFrame, labels: Sequence[int] | int | None = None) -> pd.DataFrame:
@@ -177,19 +190,22 @@ def fold_mean(per_fold: pd.DataFrame) -> dict[str, float]:
 
 
 def summarize(predictions: pd.DataFrame, labels: Sequence[int] | int | None = None,
-              per_fold: bool = True) -> dict:
+              per_fold: bool = True, dataset_labels: Mapping[str, Sequence[int]] | None = None) -> dict:
     """Everything a run reports, as a JSON-ready dict.
 
     ``{"pooled": {...}, "per_dataset": {ds: {...}}, "per_fold": [{fold, war, ...}, ...],
     "per_fold_mean": {...}, "labels": [...]}``; the per-fold entries are present only with ``per_fold=True``.
-    ``per_dataset`` is filled when the table has a ``dataset`` column (one entry even for one dataset).
+    ``per_dataset`` is filled when the table has a ``dataset`` column (one entry even for one dataset);
+    ``dataset_labels``: see :func:`per_dataset_metrics`.
     """
     _check_predictions(predictions)
     labs = _as_labels(labels, predictions["true"], predictions["pred"])
     out: dict = {"labels": [int(x) if np.issubdtype(type(x), np.integer) else x for x in labs.tolist()],
                  "pooled": pooled_metrics(predictions, labs)}
     if "dataset" in predictions.columns:
-        out["per_dataset"] = per_dataset_metrics(predictions, labs)
+        out["per_dataset"] = per_dataset_metrics(predictions, labs, dataset_labels)
+        if dataset_labels:
+            out["per_dataset_labels"] = {str(k): [int(x) for x in v] for k, v in dataset_labels.items()}
     if per_fold and "fold" in predictions.columns:
         pf = per_fold_metrics(predictions, labs)
         out["per_fold"] = pf.to_dict(orient="records")
@@ -198,17 +214,20 @@ def summarize(predictions: pd.DataFrame, labels: Sequence[int] | int | None = No
 
 
 def metrics_table(predictions: pd.DataFrame, labels: Sequence[int] | int | None = None,
-                  per_fold: bool = False) -> pd.DataFrame:
+                  per_fold: bool = False, dataset_labels: Mapping[str, Sequence[int]] | None = None) -> pd.DataFrame:
     """A tidy table with one row per scope: ``pooled``, each dataset, and (optionally) the per-fold mean.
 
     The per-fold row is labelled ``"per-fold mean (non-standard)"`` so it is never mistaken for the
     pooled MEGC score.
     """
-    s = summarize(predictions, labels, per_fold=per_fold)
+    s = summarize(predictions, labels, per_fold=per_fold, dataset_labels=dataset_labels)
     rows = [{"scope": POOLED, **s["pooled"]}]
     datasets = s.get("per_dataset", {})
     if len(datasets) > 1:
-        rows += [{"scope": ds, **m} for ds, m in datasets.items()]
+        own = s.get("per_dataset_labels", {})
+        n_all = len(s["labels"])
+        rows += [{"scope": ds if len(own.get(ds, s["labels"])) == n_all else f"{ds} ({len(own[ds])} classes)", **m}
+                 for ds, m in datasets.items()]
     if per_fold and "per_fold_mean" in s:
         rows.append({"scope": PER_FOLD_MEAN, **{m: s["per_fold_mean"][m] for m in METRICS},
                      "n": int(len(predictions))})

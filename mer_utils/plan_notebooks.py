@@ -91,7 +91,8 @@ def macro_image_count() -> int:
 def peng2018(slug: str, s: dict) -> NotebookPlan:
     """Peng et al.: macro stage (``macro_per_class`` x 5 resampled images per epoch, one split, checkpoint saved),
     HDE (2 folds, ``hde_per_class`` x 5 per epoch), CDE (LOSO over MEGC 2018's subjects, every class resampled to
-    the largest: about 5 x the largest class per fold and epoch); the ablation repeats HDE and CDE from scratch."""
+    the largest: about 5 x the largest class per fold and epoch; ``cde_design="separate"`` adds the SAMM-alone and
+    CASME II-alone experiments, as many folds again); the ablation repeats HDE and CDE from scratch."""
     from .papers.peng2018.pipeline import cde_resize
 
     table = protocol_table("megc2018_objective")
@@ -120,6 +121,8 @@ def peng2018(slug: str, s: dict) -> NotebookPlan:
                                       folds=2, **common))
         per_fold = 5 * largest
         n_folds = folds if s["cde_folds_per_dataset"] is None else 2 * int(s["cde_folds_per_dataset"])
+        if s.get("cde_design", "separate") == "separate":  # Tables V-VI: SAMM alone + CASME II alone, as many again
+            n_folds *= 2
         out.stages.append(train_stage("CDE" + tag, m, epochs=int(s["cde_epochs"]), batch=int(s["cde_batch"]),
                                       train_samples=n_folds * per_fold, eval_samples=len(table), folds=n_folds,
                                       **common))

@@ -72,14 +72,16 @@ def test_residual_segment_eq_1_2():
 def test_key_frames_eq_3_4_hand_worked():
     # end - start = 10: gap = ceil(10 / 6) = 2 -> 2, 4, 6, 8, 10
     assert temporal.key_frames(0, 10) == [2, 4, 6, 8, 10]
-    # 12 frames: gap = ceil(12 / 6) = 2 -> 2..10 (the segment end 12 is not reached)
-    assert temporal.key_frames(0, 12) == [2, 4, 6, 8, 10]
-    # start 5, end 45: gap = ceil(40 / 6) = 7 -> 12, 19, 26, 33, 40
-    assert temporal.key_frames(5, 45) == [12, 19, 26, 33, 40]
-    assert temporal.key_frames(5, 45, include_end=True) == [12, 19, 26, 33, 45]
+    # 12 frames: gap = ceil(12 / 6) = 2 -> 2, 4, 6, 8 and then the segment end 12 (eq. 4 ends with `end`)
+    assert temporal.key_frames(0, 12) == [2, 4, 6, 8, 12]
+    assert temporal.key_frames(0, 12, include_end=False) == [2, 4, 6, 8, 10]
+    # start 5, end 45: gap = ceil(40 / 6) = 7 -> 12, 19, 26, 33, 45
+    assert temporal.key_frames(5, 45) == [12, 19, 26, 33, 45]
+    assert temporal.key_frames(5, 45, include_end=False) == [12, 19, 26, 33, 40]
     # short segment: gap = ceil(3 / 6) = 1 -> min(.., 3) repeats collapse
     assert temporal.key_frames(0, 3) == [1, 2, 3]
-    assert temporal.key_frames(0, 20, n_key=3) == [5, 10, 15]
+    assert temporal.key_frames(0, 20, n_key=3) == [5, 10, 20]
+    assert temporal.key_frames(0, 20, n_key=3, include_end=False) == [5, 10, 15]
 
 
 def test_apex_spotting_finds_the_peak():

@@ -110,6 +110,15 @@ class Protocol:
     def datasets(self) -> tuple[str, ...]:
         return tuple(rule.dataset for rule in self.rules)
 
+    @property
+    def dataset_labels(self) -> dict[str, tuple[int, ...]]:
+        """The labels each dataset can have under this protocol (the classes its rule maps to), in class order.
+
+        A dataset whose emotions never map to a class (SMIC has no "others" in She et al.'s four classes) is
+        scored per dataset against its own classes: :func:`mer_utils.evaluation.per_dataset_metrics`."""
+        return {rule.dataset: tuple(i for i, c in enumerate(self.classes) if c in set(rule.mapping.values()))
+                for rule in self.rules}
+
     def rule(self, dataset: str) -> Rule:
         for rule in self.rules:
             if rule.dataset == dataset:

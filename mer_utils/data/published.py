@@ -71,8 +71,10 @@ PROTOCOL_COUNTS: dict[str, dict[str, dict]] = {
     },
     "reddy2019_smic": {
         "smic_hs": {"clips": 156, "classes": {"negative": 66, "positive": 47, "surprise": 43},
+                    "paper_classes": {"negative": 79, "positive": 34, "surprise": 43},
                     "source": "Reddy et al. 2019 §IV.A (156 clips with at least 18 frames); class counts from the "
-                              "authors' code (their Table IV says 79 / 34 / 43)", "exact": False},
+                              "authors' code (their Table IV says 79 / 34 / 43, which SMIC-HS's 70 / 51 / 43 "
+                              "cannot give)", "exact": False},
     },
     "reddy2019_casme_sq": {
         "casme_sq": {"clips": 206, "classes": {"angry": 76, "happy": 94, "disgust": 36},

@@ -130,18 +130,34 @@ def holdout_database(table: pd.DataFrame, train: str | None = None, test: str | 
 
 
 def random_split_80_20(table: pd.DataFrame, seed: int = 0, test_size: float = 0.2,
-                       stratify: bool = False) -> list[Fold]:
+                       stratify: bool = False, groups: str | None = None) -> list[Fold]:
     """The single random 80/20 split of Reddy et al. 2019 §IV.A (one split, reused for every experiment).
 
     **Warning: subject-overlapping.** Clips are split at random, so the same person is in train and test and the
     score measures partly *who* is in a clip, not only what expression (REFERENCE.md §2). Kept only to reproduce
     the paper; report LOSO beside it. The authors call ``train_test_split(..., test_size=0.2, random_state=4)``
     on their own clip order, which cannot be recreated, so the exact split differs anyway.
+
+    ``groups``: a column whose rows must stay on one side (e.g. ``"frame_dir"``, the video a CAS(ME)² window is
+    cut from, so that overlapping windows of one video never straddle the split); ``test_size`` is then the
+    fraction of groups (``GroupShuffleSplit``). When every group holds one clip the plain clip split is used.
     """
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
     if not 0 < test_size < 1:
         raise ValueError(f"test_size={test_size}: expected a fraction between 0 and 1.")
+    if groups is not None:
+        if groups not in table.columns:
+            raise KeyError(f"random_split_80_20(groups={groups!r}): the table has no such column; pass a column "
+                           f"of {list(table.columns)} (e.g. 'frame_dir', the video) or groups=None.")
+        if stratify:
+            raise ValueError("random_split_80_20: stratify and groups cannot be combined.")
+        g = table[groups].astype(str).to_numpy()
+        if len(np.unique(g)) < len(g):
+            splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+            train, test = next(splitter.split(np.arange(len(table)), groups=g))
+            return [Fold("random_80_20", np.sort(train).astype(np.int64), np.sort(test).astype(np.int64),
+                         subject_disjoint=False)]
     labels = table["label"].to_numpy() if stratify else None
     if stratify and "label" not in table.columns:
         raise ValueError("stratify=True needs a 'label' column: apply a protocol first.")

@@ -173,13 +173,16 @@ def residual_segment(onset: int, apex: int, offset: int, min_length: int = 10) -
     return start, end
 
 
-def key_frames(start: int, end: int, n_key: int = 5, include_end: bool = False) -> list[int]:
+def key_frames(start: int, end: int, n_key: int = 5, include_end: bool = True) -> list[int]:
     """Key-frame positions of Zhao et al. 2021 (003, eq. 3-4).
 
-    gap = ceil((end - start) / (N_key + 1)); F = {min(start + gap, end), min(start + 2 gap, end), ...} for the
-    N_key multiples of gap, as a sorted set (repeats collapse when the segment is short). The last element equals
-    ``end`` whenever ``gap * N_key >= end - start`` (e.g. every 10-frame segment); ``include_end=True`` makes it
-    ``end`` always (a reading of the "..., end" that closes eq. 4 for long segments).
+    gap = ceil((end - start) / (N_key + 1)); eq. (4) lists F = {min(start + gap, end), min(start + 2 gap, end),
+    ..., end}: the set **ends with** ``end`` (the apex, eq. 2, when the segment is at least ``min_length`` long).
+    ``include_end=True`` (default, the paper's reading): the N_key-th key frame is ``end``, the first N_key - 1
+    are the multiples of gap. ``include_end=False`` (the reading before issue 21): the N_key multiples of gap
+    only, so the last key frame is ``end`` only when ``gap * N_key >= end - start`` (e.g. every 10-frame
+    segment) and otherwise falls short of the apex (e.g. segment 5..45: keys end at 40, not 45). Returned as a
+    sorted set (repeats collapse when the segment is short).
     """
     start, end, n_key = int(start), int(end), int(n_key)
     if end < start:

@@ -34,14 +34,30 @@ class CVResult:
     resumed: list
 
     def table(self, per_fold: bool = True) -> pd.DataFrame:
-        """Pooled, per-dataset and (labelled) per-fold-mean metrics as a table."""
-        return evaluation.metrics_table(self.predictions, len(self.class_names), per_fold=per_fold)
+        """Pooled, per-dataset and (labelled) per-fold-mean metrics as a table (each dataset scored against the
+        classes it can have under the protocol, ``metrics["per_dataset_labels"]``)."""
+        return evaluation.metrics_table(self.predictions, len(self.class_names), per_fold=per_fold,
+                                        dataset_labels=self.metrics.get("per_dataset_labels"))
 
     def __repr__(self) -> str:
         p = self.metrics.get("pooled", {})
         return (f"CVResult({len(self.predictions)} clips, {len(self.computed) + len(self.resumed)} folds "
                 f"[{len(self.resumed)} resumed], pooled UF1={p.get('uf1', float('nan')):.3f} "
                 f"UAR={p.get('uar', float('nan')):.3f} WAR={p.get('war', float('nan')):.3f}, {self.run_dir})")
+
+
+def protocol_dataset_labels(protocol: str, class_names: Sequence[str] | None) -> dict[str, tuple[int, ...]] | None:
+    """The datasets of a registered protocol that cannot have every class, with the labels they can have
+    (:attr:`mer_utils.data.Protocol.dataset_labels`; e.g. SMIC in ``she2020_4class`` has no "others"), for
+    per-dataset scores; ``None`` when the protocol is not registered, its classes differ from ``class_names``,
+    or every dataset can have every class."""
+    from ..data.protocols import PROTOCOLS
+
+    proto = PROTOCOLS.get(str(protocol).split()[0]) if protocol else None
+    if proto is None or (class_names is not None and list(class_names) != list(proto.classes)):
+        return None
+    own = {ds: labs for ds, labs in proto.dataset_labels.items() if len(labs) < len(proto.classes)}
+    return own or None
 
 
 def _fold_dirname(i: int, name: str) -> str:
@@ -192,7 +208,8 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
             allp = pd.concat(preds)
             bar.set_postfix(acc=f"{np.mean(allp['true'] == allp['pred']):.3f}")
     predictions = pd.concat(preds, ignore_index=True)
-    metrics = evaluation.summarize(predictions, list(range(C)), per_fold=True)
+    metrics = evaluation.summarize(predictions, list(range(C)), per_fold=True,
+                                   dataset_labels=protocol_dataset_labels(protocol, class_names))
     metrics["class_names"] = class_names
     timings = {"folds": seconds, "total_seconds": float(sum(v or 0 for v in seconds.values())),
                "this_call_seconds": time.perf_counter() - t_start, "computed": computed, "resumed": resumed}

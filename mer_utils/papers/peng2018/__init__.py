@@ -20,6 +20,8 @@ Table I (clips per objective class)          :func:`~.report.table_i`
 Tables II-III (HDE confusion matrices)       :func:`~.report.confusion_percent`, :func:`~.report.plot_confusions_vs_paper`
 Table IV (HDE), Tables V-VII (CDE)           :func:`~.report.hde_scores`, :func:`~.report.compare_hde`,
                                              :func:`~.report.cde_scores`, :func:`~.report.compare_cde`
+Sec. IV-B CDE: Tables V-VII as three LOSO    :mod:`~.cde`: :func:`~.cde.cde_folds`, :func:`~.cde.cde_experiments`,
+experiments (20 / 26 / 46 processes)         :func:`~.cde.run_cde_experiments`, :func:`~.cde.cde_folds_table`
 the ablation of the notebook                 :func:`~.report.ablation_table`
 paper-critical inputs (loud when missing)    :func:`~.inputs.paper_inputs`, :func:`~.inputs.default_macro_sets`
 reported numbers                             ``tables.json`` (:func:`mer_utils.paper_tables.paper_table`)
@@ -45,5 +47,7 @@ _EXPORTS = {
         "compare_cde", "settings_vs_paper", "upright_labels", "plot_confusions_vs_paper", "plot_examples",
         "augmentation_examples", "plot_image_row", "hde_metrics", "cde_metrics", "ablation_table", "run_summaries",
         "CLAIMS", "claims_table"),
+    "cde": ("CDE_TABLES", "CDE_DESIGNS", "PAPER_CDE_FOLDS", "PAPER_CDE_FRACTIONS", "cde_experiments", "cde_folds",
+        "cde_fold_counts", "cde_folds_table", "run_cde_experiments"),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -226,22 +226,24 @@ which the runner resumes fold by fold anyway) and predict the test clips. No epo
 #: With the difference input and few epochs they raise the micro learning rates to 0.01 (a few epochs at 1e-4
 #: barely move the weights) and drop the HDE colour shift (it cancels in a difference).
 #: ``*_per_class`` = images per class after resampling (None = up to the largest class);
-#: ``cde_folds_per_dataset`` = None runs every LOSO fold, k keeps the first k test subjects of each dataset.
+#: ``cde_folds_per_dataset`` = None runs every LOSO fold, k keeps the first k test subjects of each dataset (in each
+#: CDE experiment: ``quick`` = 2 SAMM + 2 CASME II + 4 composite folds). ``cde_design``: Tables V-VII as three
+#: separate LOSO experiments (``"separate"``, the paper) or from one composite run (``"composite"``, MEGC 2019).
 PROFILES = {
     "full": {"image_size": 224, "micro_input": "apex", "macro_per_class": 5000, "macro_epochs": 100,
              "macro_batch": 50, "macro_lr": 0.01, "macro_step": 20, "hde_per_class": 200, "hde_epochs": 50,
              "hde_batch": 100, "hde_lr": 1e-4, "hde_step": 10, "cde_epochs": 50, "cde_batch": 10, "cde_lr": 1e-3,
-             "cde_step": 20, "cde_weight_decay": 0.05, "cde_folds_per_dataset": None, "ablation": True,
+             "cde_step": 20, "cde_weight_decay": 0.05, "cde_folds_per_dataset": None, "cde_design": "separate", "ablation": True,
              "synthetic_size": "paper"},
     "quick": {"image_size": 48, "micro_input": "difference", "macro_per_class": 100, "macro_epochs": 3,
               "macro_batch": 25, "macro_lr": 0.01, "macro_step": 2, "hde_per_class": 10, "hde_epochs": 12,
               "hde_batch": 16, "hde_lr": 0.01, "hde_step": 8, "cde_epochs": 5, "cde_batch": 16, "cde_lr": 0.01,
-              "cde_step": 4, "cde_weight_decay": 0.05, "cde_folds_per_dataset": 2, "ablation": True,
+              "cde_step": 4, "cde_weight_decay": 0.05, "cde_folds_per_dataset": 2, "cde_design": "separate", "ablation": True,
               "synthetic_size": "quick"},
     "ci": {"image_size": 32, "micro_input": "difference", "macro_per_class": 20, "macro_epochs": 1,
            "macro_batch": 25, "macro_lr": 0.01, "macro_step": 1, "hde_per_class": 8, "hde_epochs": 1,
            "hde_batch": 20, "hde_lr": 1e-3, "hde_step": 1, "cde_epochs": 1, "cde_batch": 10, "cde_lr": 1e-3,
-           "cde_step": 1, "cde_weight_decay": 0.05, "cde_folds_per_dataset": 1, "ablation": True,
+           "cde_step": 1, "cde_weight_decay": 0.05, "cde_folds_per_dataset": 1, "cde_design": "separate", "ablation": True,
            "synthetic_size": "quick"},
 }
 

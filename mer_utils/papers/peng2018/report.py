@@ -40,16 +40,23 @@ def hde_scores(cv) -> "pd.DataFrame":
     return pd.concat([pf, pd.DataFrame([mean, pooled])[pf.columns]], ignore_index=True)
 
 
-def cde_scores(cv) -> "pd.DataFrame":
-    """Accuracy (WAR) and F1 (UF1) of the CDE LOSO run on SAMM, CASME II (Tables V-VI) and the composite
-    (Table VII); per-dataset scores come from the composite run's predictions (pooled over its folds)."""
-    import pandas as pd
+def _cde_design(runs, design):
+    from collections.abc import Mapping
 
-    m = cv.metrics
-    rows = [{"dataset": d, **{k: m["per_dataset"][d][k] for k in ("war", "uf1", "uar", "n")}}
-            for d in ("samm", "casme2") if d in m.get("per_dataset", {})]
-    rows.append({"dataset": "composite", **{k: m["pooled"][k] for k in ("war", "uf1", "uar", "n")}})
-    return pd.DataFrame(rows)
+    if design is not None:
+        return design
+    return "separate" if isinstance(runs, Mapping) and ({"samm", "casme2"} & set(runs)) else "composite"
+
+
+def cde_scores(runs, design: str | None = None) -> "pd.DataFrame":
+    """Accuracy (WAR) and F1 (UF1) behind Tables V (SAMM), VI (CASME II) and VII (composite).
+
+    ``runs``: ``{experiment: CVResult}`` of the three separate LOSO experiments (``design="separate"``, the
+    paper's; :mod:`~.cde`), or the composite ``CVResult`` whose per-database scores stand in for Tables V-VI
+    (``design="composite"``, MEGC 2019 practice). ``design=None`` infers it from ``runs``."""
+    from .cde import cde_scores as scores
+
+    return scores(runs, _cde_design(runs, design))
 
 
 PAPER_METHOD = "ResNet-10 (ImageNet -> macro -> micro)"
@@ -99,24 +106,30 @@ def compare_hde(runs) -> "pd.DataFrame":
     return pd.DataFrame(rows).set_index(["method", "source"])
 
 
-def compare_cde(runs) -> "pd.DataFrame":
+def compare_cde(runs, design: str | None = None) -> "pd.DataFrame":
     """Tables V (SAMM), VI (CASME II) and VII (composite): accuracy and F1 of the paper's rows and of each
-    run in ``runs`` (``{label: CVResult}``); this run's F1 is UF1 (macro F1), the paper does not say which."""
+    run in ``runs`` (``{label: {experiment: CVResult}}`` or ``{label: composite CVResult}``, see
+    :func:`cde_scores`), with the clips and folds each score comes from; this run's F1 is UF1 (macro F1), the
+    paper does not say which."""
     import pandas as pd
 
     from ...paper_tables import paper_table
+    from .cde import CDE_TABLES, PAPER_CDE_FOLDS, PAPER_CDE_FRACTIONS
 
     rows = []
-    for tid, ds in (("V", "samm"), ("VI", "casme2"), ("VII", "composite")):
+    for tid, ds in CDE_TABLES.items():
         p = paper_table("peng2018", tid).pivot_table(index="method", columns="metric", values="value", sort=False)
         for m, r in p.iterrows():
+            k, n = PAPER_CDE_FRACTIONS[ds] if m == PAPER_METHOD else (None, None)
             rows.append({"table": tid, "dataset": ds, "method": m, "source": "paper", "accuracy": r["war"],
-                         "F1": r["f1"]})
-        for label, cv in runs.items():
-            sc = cde_scores(cv).set_index("dataset")
+                         "F1": r["f1"], "clips": n, "folds": PAPER_CDE_FOLDS[ds] if m == PAPER_METHOD else None,
+                         "scored on": f"{k}/{n} clips, its own LOSO run" if k else None})
+        for label, run in runs.items():
+            sc = cde_scores(run, design).set_index("dataset")
             if ds in sc.index:
                 rows.append({"table": tid, "dataset": ds, "method": label, "source": "this run",
-                             "accuracy": sc.loc[ds, "war"], "F1": sc.loc[ds, "uf1"]})
+                             "accuracy": sc.loc[ds, "war"], "F1": sc.loc[ds, "uf1"], "clips": int(sc.loc[ds, "n"]),
+                             "folds": sc.loc[ds, "folds"], "scored on": sc.loc[ds, "scored on"]})
     return pd.DataFrame(rows).set_index(["table", "dataset", "method", "source"])
 
 
@@ -228,9 +241,12 @@ def hde_metrics(cv) -> dict:
     return out
 
 
-def cde_metrics(cv) -> dict:
-    """CDE numbers to record: accuracy and F1 (UF1) per dataset and for the composite."""
-    return {r["dataset"]: {"accuracy": float(r["war"]), "f1": float(r["uf1"])} for _, r in cde_scores(cv).iterrows()}
+def cde_metrics(runs, design: str | None = None) -> dict:
+    """CDE numbers to record: accuracy, F1 (UF1), clips and folds per dataset and for the composite (``runs`` as in
+    :func:`cde_scores`)."""
+    return {r["dataset"]: {"accuracy": float(r["war"]), "f1": float(r["uf1"]), "n": int(r["n"]),
+                           "folds": None if r["folds"] is None else int(r["folds"])}
+            for _, r in cde_scores(runs, design).iterrows()}
 
 
 def ablation_table(hde: dict, cde: dict) -> "pd.DataFrame":

@@ -12,7 +12,10 @@ Sec. III-B, Table II MicroExpFuseNet         :class:`~.model.MicroExpFuseNet` (i
 the authors' normalisation, per fold         :class:`~.pipeline.GlobalMeanMaxNormaliser`, :class:`~.pipeline.ReddyTorchMethod`
 Sec. IV-B training (SGD, 100 epochs)         :func:`~.pipeline.authors_config`
 the 80/20 split vs LOSO                      :func:`~.pipeline.make_folds`, :func:`~.pipeline.run_experiment`,
-                                             :func:`~.pipeline.subject_overlap`
+                                             :func:`~.pipeline.subject_overlap`; CAS(ME)² windows sharing frames:
+                                             :func:`~.pipeline.window_overlaps`, :func:`~.pipeline.split_overlap`
+Table IV class counts (paper vs authors'     :func:`~.pipeline.class_counts`
+code vs the data)
 Table V, Table VIII (last 10 epochs)         :func:`~.pipeline.table_v`, :func:`~.pipeline.table_viii`,
                                              :func:`~.pipeline.last_epochs_summary`
 Table IX kernel sizes                        :data:`~.model.TABLE_IX_KERNEL_SIZES`, :func:`~.pipeline.parse_kernel`
@@ -31,6 +34,7 @@ _EXPORTS = {
         "GlobalMeanMaxNormaliser", "ReddyTorchMethod", "authors_config", "epoch_accuracy", "last_epochs_summary",
         "subject_overlap", "face_roi_boxes", "saliency_region_shares", "SPLITS", "PROFILES", "make_folds",
         "run_experiment", "run_summary", "table_v", "table_viii", "subject_majority_baseline", "load_trained",
-        "plot_face_rois", "INPUTS", "claims_table"),
+        "plot_face_rois", "INPUTS", "claims_table", "SPLIT_GROUPS", "window_overlaps", "split_overlap",
+        "class_counts"),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

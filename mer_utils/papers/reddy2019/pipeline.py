@@ -30,7 +30,8 @@ from ...training import ClipDataset, FoldOutput, TorchMethod, TrainConfig
 __all__ = [
     "apex_window", "prepare_reddy", "model_inputs", "ModelFactory", "GlobalMeanMaxNormaliser", "ReddyTorchMethod",
     "authors_config", "epoch_accuracy", "last_epochs_summary", "subject_overlap", "saliency_region_shares",
-    "face_roi_boxes", "kernel_label", "parse_kernel", "INPUTS", "claims_table",
+    "face_roi_boxes", "kernel_label", "parse_kernel", "INPUTS", "claims_table", "SPLIT_GROUPS", "window_overlaps",
+    "split_overlap", "class_counts",
 ]
 
 
@@ -329,22 +330,99 @@ PROFILES = {
 INPUTS = {"frames": {"motion": "none"}, "onset_difference": {"motion": "onset_difference"}}
 
 
-def make_folds(table: pd.DataFrame, split: str, seed: int = 0):
-    """``"random_80_20"``: the paper's single random split (subject-overlapping; Section IV-A) or ``"loso"``."""
+#: How the 80/20 split keeps clips together: ``"video"`` (default) keeps every window cut from one video on one
+#: side — CAS(ME)² windows of different expressions of one long video can overlap (:func:`window_overlaps`), and
+#: a clip split would put the shared frames in training and test; ``"clip"`` is the authors' split of clips
+#: (flagged: windows may share frames across the split). SMIC clips are one video each: both give the clip split.
+SPLIT_GROUPS = ("video", "clip")
+
+
+def make_folds(table: pd.DataFrame, split: str, seed: int = 0, group: str = "video"):
+    """``"random_80_20"``: the paper's single random split (subject-overlapping; Section IV-A), grouped by video
+    (``group="video"``, default) or over clips (``"clip"``, the authors'); or ``"loso"``."""
     from ...data import leave_one_subject_out, random_split_80_20
 
+    if group not in SPLIT_GROUPS:
+        raise ValueError(f"group must be one of {SPLIT_GROUPS} ('video': windows of one video stay together; "
+                         f"'clip': the authors' clip split), got {group!r}.")
     if split == "random_80_20":
-        return random_split_80_20(table, seed=seed)
+        by = "frame_dir" if group == "video" else None
+        if by is not None and by not in table.columns:
+            raise KeyError("make_folds(group='video') needs the 'frame_dir' column (the video each clip is cut from) "
+                           "of a mer_utils.data clip table; pass group='clip' for the authors' clip split.")
+        return random_split_80_20(table, seed=seed, groups=by)
     if split == "loso":
         return leave_one_subject_out(table)
     raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
+
+
+def class_counts(protocol: str, dataset: str, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per class: the counts of the paper's Table IV, of the authors' code (where known), of the whole source set
+    (SMIC-HS: 70 / 51 / 43 over 164 clips) and of ``table`` (the data used here), with a ``possible`` column that
+    says whether the paper's count fits within the whole source set. For SMIC-HS the paper's 79 negative clips
+    exceed the 70 SMIC-HS has: Table IV cannot come from SMIC-HS, while the authors' code gives 66 / 47 / 43."""
+    from ...data.published import PROTOCOL_COUNTS
+
+    entry = PROTOCOL_COUNTS.get(protocol, {}).get(dataset)
+    if entry is None:
+        raise KeyError(f"class_counts: no published counts for protocol {protocol!r}, dataset {dataset!r}; known: "
+                       f"{ {p: sorted(v) for p, v in PROTOCOL_COUNTS.items() if p.startswith('reddy2019')} }.")
+    authors = entry["classes"] if "paper_classes" in entry else None
+    paper = entry.get("paper_classes", entry["classes"])
+    whole = PROTOCOL_COUNTS.get("smic_3class", {}).get("smic_hs", {}).get("classes") if dataset == "smic_hs" else None
+    here = table["label_name"].value_counts() if table is not None and "label_name" in table.columns else None
+    rows = []
+    for c in paper:
+        rows.append({"class": c, "paper (Table IV)": paper[c],
+                     "authors' code": authors.get(c) if authors else None,
+                     "whole SMIC-HS": whole.get(c) if whole else None,
+                     "here": int(here.get(c, 0)) if here is not None else None,
+                     "possible": (paper[c] <= whole[c]) if whole else None})
+    df = pd.DataFrame(rows).set_index("class")
+    df.loc["total"] = [df[col].sum() if df[col].notna().all() and col != "possible" else
+                       (bool(df[col].all()) if col == "possible" and df[col].notna().all() else None)
+                       for col in df.columns]
+    return df.dropna(axis=1, how="all")
+
+
+def window_overlaps(table: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of clips whose frame windows share frames of the same video: one row per pair with ``clip_a``,
+    ``clip_b``, ``video`` (``frame_dir``) and ``shared_frames``. CAS(ME)² windows (:func:`apex_window`, 3.2 s =
+    96 frames at 30 fps) around different expressions of one long video overlap when their apexes are closer
+    than the window."""
+    missing = [c for c in ("clip_uid", "frame_dir", "frame_numbers") if c not in table.columns]
+    if missing:
+        raise KeyError(f"window_overlaps needs a clip table with columns clip_uid, frame_dir, frame_numbers; "
+                       f"missing {missing}.")
+    rows = []
+    for video, g in table.groupby(table["frame_dir"].astype(str), sort=True):
+        if len(g) < 2:
+            continue
+        sets = [(uid, set(int(n) for n in nums)) for uid, nums in zip(g["clip_uid"], g["frame_numbers"])]
+        for i in range(len(sets)):
+            for j in range(i + 1, len(sets)):
+                shared = len(sets[i][1] & sets[j][1])
+                if shared:
+                    rows.append({"clip_a": sets[i][0], "clip_b": sets[j][0], "video": video, "shared_frames": shared})
+    return pd.DataFrame(rows, columns=["clip_a", "clip_b", "video", "shared_frames"])
+
+
+def split_overlap(table: pd.DataFrame, fold, overlaps: pd.DataFrame | None = None) -> dict:
+    """How many of a fold's test clips share frames with a training clip, and how many frames the training and test
+    windows share in all (``overlaps``: :func:`window_overlaps` of ``table``, computed when not given)."""
+    ov = window_overlaps(table) if overlaps is None else overlaps
+    uids = table["clip_uid"].astype(str).to_numpy()
+    train, test = set(uids[np.asarray(fold.train)]), set(uids[np.asarray(fold.test)])
+    cross = ov[(ov["clip_a"].isin(train) & ov["clip_b"].isin(test)) | (ov["clip_a"].isin(test) & ov["clip_b"].isin(train))]
+    leaked = set(cross["clip_a"]).union(cross["clip_b"]) & test
+    return {"test_clips_sharing_frames_with_train": len(leaked), "shared_frames": int(cross["shared_frames"].sum())}
 
 
 def run_experiment(prep, model: str, split: str, *, dataset: str, protocol: str, frames: int,
                    kernel: Sequence[int] = PAPER_KERNEL_SIZE, epochs: int = 100, batch_size: int = 8, lr: float = 0.01,
                    seed: int = 0, device="auto", max_folds: int | None = None, notebook: str = "30_reddy2019_3d_cnn",
                    data_source: str | None = None, extra_params: dict | None = None, save_model: bool = False,
-                   progress: bool = True, train_overrides: dict | None = None):
+                   progress: bool = True, train_overrides: dict | None = None, group: str = "video"):
     """Train and test one model under one split with the shared CV runner (resumable result store).
 
     The preprocessing settings (``frames``, the recipe's parameter key) and the profile values go into the run
@@ -352,15 +430,18 @@ def run_experiment(prep, model: str, split: str, *, dataset: str, protocol: str,
     80/20 split is run with ``subject_wise=False`` and recorded as such. ``save_model`` keeps each fold's weights
     (``model.pt``; 708 MB per fold for a FuseNet at T = 96, so off by default). ``train_overrides`` change the
     authors' training settings (:func:`authors_config`), e.g. ``{"momentum": 0.9}`` in the CPU profiles.
+    ``group``: how the 80/20 split keeps clips together (:data:`SPLIT_GROUPS`; recorded in the run parameters).
     """
     from ...training import cross_validate
 
-    folds = make_folds(prep.table, split, seed)
+    folds = make_folds(prep.table, split, seed, group)
     data = ClipDataset(prep.table, model_inputs(prep, model))
     method = ReddyTorchMethod(ModelFactory(model, int(frames), tuple(int(k) for k in kernel)),
                               authors_config(epochs, batch_size, lr, **(train_overrides or {})), save_model=save_model)
     params = {"split": split, "frames": int(frames), "kernel": kernel_label(kernel),
               "recipe_key": prep.report.params_key, "max_folds": max_folds, **(extra_params or {})}
+    if split == "random_80_20":
+        params["split_group"] = group
     return cross_validate(method, data, folds, notebook=notebook, dataset=dataset, protocol=f"{protocol}-{split}",
                           method_name=f"{model} {kernel_label(kernel)}", params=params, seed=seed, device=device,
                           data_source=data_source, subject_wise=(split != "random_80_20"), progress=progress,

@@ -33,6 +33,6 @@ _EXPORTS = {
         "She2020Settings", "MultipleAggregationPipeline", "run_multiple_aggregation", "aggregation_results",
         "load_frame_features", "SMALL_SVM_GRID", "PROFILES", "SPLITS", "TINY_SVM_GRID", "svm_grid", "select_datasets",
         "make_folds", "plot_branch_comparison", "PAPER_SETTINGS", "settings_table", "INPUTS", "FLOW_GAIN",
-        "onset_flow_frames", "network_inputs", "aggregation_predictions", "claims_table"),
+        "onset_flow_frames", "network_inputs", "aggregation_predictions", "claims_table", "SVM_FEATURES"),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -22,8 +22,10 @@ What the paper leaves open, and what this module chooses:
 * **RoI cropping inside the model.** The network takes the whole face ``(B, C, 140, 120)`` and slices the
   RoIs out with pixel boxes, so one tensor per frame feeds all four branches. The boxes come from the
   shared 12x14 grid (``mer_utils.preprocess``); this module does not hard-code them.
-* **Dropout after the 4-unit layer.** The paper puts a dropout layer after *each* fully connected layer;
-  dropping logits before the softmax is unusual, so it is a switch (``logit_dropout``, default off).
+* **Dropout after the 4-unit layer.** Sec. IV-B c: "Each fully-connected layer is followed by a drop layer
+  with a dropout ratio of 0.5", so by default dropout follows FC-64 *and* FC-4 (on the logits, before the
+  softmax of the loss). Dropping logits is unusual, so the other reading — dropout after FC-64 only — is a
+  switch (``logit_dropout=False``, the default before issue 21).
 * **Frame-level feature** = the FC-64 output after its ReLU and before its dropout (in ``eval`` mode
   dropout is the identity anyway).
 """
@@ -144,7 +146,8 @@ class MultipleAggregationNetwork(nn.Module):
     in_channels, width, blocks_per_stage : passed to every :class:`ResidualBranch`.
     hidden : units of the first fully connected layer (64); its activations are the frame features.
     dropout : ratio after each fully connected layer (0.5).
-    logit_dropout : also apply dropout to the 4-unit layer's output, as the paper's text literally says.
+    logit_dropout : also apply dropout to the 4-unit layer's output, as the paper's text says (default);
+        ``False`` = dropout after FC-64 only.
 
     ``forward(x)`` takes faces ``(B, C, H, W)`` and returns logits ``(B, num_classes)`` (the softmax is in
     the cross-entropy loss); :meth:`frame_features` returns the FC-64 activations ``(B, hidden)``;
@@ -154,7 +157,7 @@ class MultipleAggregationNetwork(nn.Module):
     def __init__(self, rois: Mapping[str, Sequence[int]] | None = None,
                  branches: Sequence[str] = BRANCHES, num_classes: int = 4, in_channels: int = 1,
                  width: int = 16, blocks_per_stage: int = 3, hidden: int = 64, dropout: float = 0.5,
-                 logit_dropout: bool = False) -> None:
+                 logit_dropout: bool = True) -> None:
         super().__init__()
         branches = tuple(branches)
         unknown = [b for b in branches if b not in BRANCHES]

@@ -260,6 +260,15 @@ def frame_tensor(frames: np.ndarray):
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).contiguous()
 
 
+#: Which frame features train the video SVM. ``"in_sample"`` (the paper, Fig. 1): one frame network trained on
+#: every training clip, and the SVM trained on that network's features of **the same clips** — features of clips
+#: the network has fitted, so they separate the classes better than the test clips' features will.
+#: ``"cross_fit"``: the training subjects are cut into ``cross_fit_parts`` parts; for each part a network is
+#: trained on the other parts and an SVM on *its* features of the held-out part (clips it never saw); each
+#: (network, SVM) pair scores the test clips and their SVM decision values are averaged.
+SVM_FEATURES = ("in_sample", "cross_fit")
+
+
 @dataclass(frozen=True)
 class She2020Settings:
     """Everything that defines one She et al. run (all recorded in the result folder's parameters).
@@ -268,7 +277,10 @@ class She2020Settings:
     eq. (4) aggregation and LIBSVM. Not in the paper, chosen here: the optimiser (Adam), the batch size,
     the branch depth/width (see :mod:`mer_utils.papers.she2020.model`), the SVM grid and its inner folds.
     ``scale`` resizes the faces (1 = 120x140). ``main_aggregation`` is the choice whose predictions
-    the runner stores as the run's predictions (eq. 4: all three statistics).
+    the runner stores as the run's predictions (eq. 4: all three statistics). ``logit_dropout``: dropout also
+    after the 4-unit layer — Sec. IV-B c: "Each fully-connected layer is followed by a drop layer" (default,
+    the paper's wording; ``False``: dropout after FC-64 only). ``svm_features`` / ``cross_fit_parts``: see
+    :data:`SVM_FEATURES` (default ``"in_sample"``, the paper).
     """
 
     branches: tuple = ("face", "left_eye", "right_eye", "mouth")
@@ -289,8 +301,17 @@ class She2020Settings:
     inner_folds: int = 3
     svm_scoring: str = "accuracy"
     class_weight: str | None = None
+    logit_dropout: bool = True
+    svm_features: str = "in_sample"
+    cross_fit_parts: int = 2
 
     def __post_init__(self):
+        if self.svm_features not in SVM_FEATURES:
+            raise ValueError(f"She2020Settings: svm_features={self.svm_features!r}; expected one of {SVM_FEATURES} "
+                             "('in_sample': the paper, 'cross_fit': SVM features from networks that never saw "
+                             "those clips).")
+        if self.svm_features == "cross_fit" and int(self.cross_fit_parts) < 2:
+            raise ValueError(f"She2020Settings: cross_fit_parts must be >= 2, got {self.cross_fit_parts}.")
         choices = aggregation_choices()
         bad = [a for a in self.aggregations if a not in choices]
         if bad or self.main_aggregation not in self.aggregations:
@@ -335,7 +356,8 @@ class MultipleAggregationPipeline:
         s = self.settings
         return MultipleAggregationNetwork(she_roi_boxes(s.scale), branches=s.branches, num_classes=self.num_classes,
                                           in_channels=self.faces.shape[-1], width=s.width,
-                                          blocks_per_stage=s.blocks_per_stage, hidden=s.hidden, dropout=s.dropout)
+                                          blocks_per_stage=s.blocks_per_stage, hidden=s.hidden, dropout=s.dropout,
+                                          logit_dropout=s.logit_dropout)
 
     def train_config(self):
         from ...training import TrainConfig
@@ -360,8 +382,25 @@ class MultipleAggregationPipeline:
         feats = np.concatenate(out) if out else np.zeros((0, model.hidden), np.float32)
         return feats.reshape(len(clip_idx), self.n_frames, -1)
 
+    def cross_fit_parts(self, train_idx, seed: int) -> list[np.ndarray]:
+        """The training clips cut by subject into ``settings.cross_fit_parts`` parts (positions into
+        ``train_idx``), subjects shuffled with ``seed``; every part holds at least one subject."""
+        subjects = self.table["subject_uid"].to_numpy()[train_idx]
+        uniq = np.unique(subjects)
+        k = int(self.settings.cross_fit_parts)
+        if len(uniq) < k:
+            raise ValueError(f"svm_features='cross_fit' needs at least cross_fit_parts={k} training subjects; the "
+                             f"fold has {len(uniq)}. Lower cross_fit_parts or use svm_features='in_sample'.")
+        order = np.random.default_rng(seed).permutation(uniq)
+        return [np.flatnonzero(np.isin(subjects, part)) for part in np.array_split(order, k)]
+
     def fit_predict(self, fold, train_idx, test_idx, fold_dir):
-        """One fold of Fig. 1 (see the class docstring); returns the runner's dict (pred, scores, history, tables)."""
+        """One fold of Fig. 1 (see the class docstring); returns the runner's dict (pred, scores, history, tables).
+
+        ``svm_features="in_sample"`` (the paper): one network on every training clip, the SVM on its features of
+        those clips. ``"cross_fit"``: one (network, SVM) pair per part of :meth:`cross_fit_parts` — the network
+        trained on the other parts (``model_crossfit{j}.pt``), the SVM on its features of the held-out part —
+        and the pairs' SVM decision values on the test clips averaged."""
         import pandas as pd
 
         from ...device import resolve_device
@@ -372,32 +411,50 @@ class MultipleAggregationPipeline:
         seed = fold_seed(self.seed, fold.name)
         dev = resolve_device(self.device) if isinstance(self.device, str) else self.device
         train_idx, test_idx = np.asarray(train_idx), np.asarray(test_idx)
-        model = self.build_model()
-        res = fit_or_load(model, self.frames, frame_indices(train_idx, self.n_frames), self.train_config(),
-                          fold_dir / "model.pt", device=dev, seed=seed, progress=self.progress,
-                          desc=f"{fold.name}: frames", resume=fold_dir / "resume.pt")  # mid-fold resume
-        model = res.model.to(dev)
-        f_train = self.frame_features(model, train_idx)
-        f_test = self.frame_features(model, test_idx)
+
+        def network(idx, name, net_seed):
+            res = fit_or_load(self.build_model(), self.frames, frame_indices(idx, self.n_frames), self.train_config(),
+                              fold_dir / name, device=dev, seed=net_seed, progress=self.progress,
+                              desc=f"{fold.name}: frames", resume=fold_dir / f"resume_{name}")  # mid-fold resume
+            return res.model.to(dev), res.history
+
+        if s.svm_features == "in_sample":
+            model, history = network(train_idx, "model.pt", seed)
+            pairs = [(model, train_idx)]  # the SVM learns from the clips the network was trained on
+        else:
+            pairs, history = [], None
+            for j, part in enumerate(self.cross_fit_parts(train_idx, seed)):
+                rest = np.delete(train_idx, part)
+                model, h = network(rest, f"model_crossfit{j}.pt", fold_seed(seed, f"crossfit{j}"))
+                pairs.append((model, train_idx[part]))
+                history = h if history is None else history
+        feats = [(self.frame_features(m, svm_idx), self.frame_features(m, test_idx), svm_idx) for m, svm_idx in pairs]
         y, groups = self.table["label"].to_numpy(), self.table["subject_uid"].to_numpy()
         uids = self.table["clip_uid"].to_numpy()
         grid = [dict(g) for g in s.svm_grid] if s.svm_grid is not None else None
         rows, svm_rows, main = [], [], None
         for name in s.aggregations:
-            z_train, z_test = aggregate_frame_features(f_train, name), aggregate_frame_features(f_test, name)
-            svm = fit_video_svm(z_train, y[train_idx], groups[train_idx], grid, s.inner_folds, seed,
-                                s.svm_scoring, s.class_weight)
-            pred = svm.predict(z_test)
+            scores = []
+            for j, (f_svm, f_test, svm_idx) in enumerate(feats):
+                z_svm, z_test = aggregate_frame_features(f_svm, name), aggregate_frame_features(f_test, name)
+                svm = fit_video_svm(z_svm, y[svm_idx], groups[svm_idx], grid, s.inner_folds, seed,
+                                    s.svm_scoring, s.class_weight)
+                if len(feats) == 1:
+                    pred = svm.predict(z_test)
+                scores.append(_svm_scores(svm, z_test, self.num_classes))
+                svm_rows.append({"aggregation": name, **({"part": j} if len(feats) > 1 else {}),
+                                 **{k.replace("svc__", ""): v for k, v in getattr(svm, "best_params_", {}).items()},
+                                 "inner_score": getattr(svm, "best_score_", np.nan)})
+            score = scores[0] if len(scores) == 1 else np.nanmean(np.stack(scores), axis=0)
+            if len(feats) > 1:
+                pred = np.nanargmax(np.where(np.isnan(score), -np.inf, score), axis=1)
             rows.append(pd.DataFrame({"clip_uid": uids[test_idx], "aggregation": name, "width": z_test.shape[1],
                                       "true": y[test_idx], "pred": pred}))
-            svm_rows.append({"aggregation": name, **{k.replace("svc__", ""): v for k, v in
-                                                     getattr(svm, "best_params_", {}).items()},
-                             "inner_score": getattr(svm, "best_score_", np.nan)})
             if name == s.main_aggregation:
-                main = (pred, _svm_scores(svm, z_test, self.num_classes))
+                main = (pred, score)
         atomic_save_npz(fold_dir / "frame_features.npz", {"clip_uid": uids[test_idx].astype(str),
-                                                          "features": f_test.astype(np.float32)})
-        return {"pred": main[0], "scores": main[1], "history": res.history,
+                                                          "features": feats[0][1].astype(np.float32)})
+        return {"pred": main[0], "scores": main[1], "history": history,
                 "tables": {"aggregations": pd.concat(rows, ignore_index=True), "svm": pd.DataFrame(svm_rows)}}
 
 
@@ -579,11 +636,16 @@ PAPER_SETTINGS = {
     "learning rate": 0.0005,
     "optimiser / batch size": "not given",
     "SVM": "LIBSVM, parameters not given",
+    "dropout": "0.5 after each fully connected layer (FC-64 and FC-4)",
+    "SVM training features": "frame features of the training clips, from the network trained on them",
+    "per-dataset scores": "not reported (composite accuracy only)",
 }
 
 
-def settings_table(settings, table, data_source: str, split: str):
-    """Paper vs this run, one row per setting of :data:`PAPER_SETTINGS` (``settings``: the resolved profile)."""
+def settings_table(settings, table, data_source: str, split: str, logit_dropout: bool = True,
+                   svm_features: str = "in_sample", cross_fit_parts: int = 2):
+    """Paper vs this run, one row per setting of :data:`PAPER_SETTINGS` (``settings``: the resolved profile;
+    ``logit_dropout``, ``svm_features``, ``cross_fit_parts``: the :class:`She2020Settings` of the run)."""
     import pandas as pd
 
     w, h = round(120 * settings.scale), round(140 * settings.scale)
@@ -603,6 +665,12 @@ def settings_table(settings, table, data_source: str, split: str):
         "learning rate": settings.lr,
         "optimiser / batch size": f"Adam / {settings.batch_size}",
         "SVM": f"sklearn SVC (LIBSVM), {settings.svm_grid} grid, inner {settings.inner_folds}-fold CV by subject",
+        "dropout": "0.5 after FC-64 and FC-4" if logit_dropout else "0.5 after FC-64 only (LOGIT_DROPOUT=False)",
+        "SVM training features": {"in_sample": "as the paper: the training clips' features, from the network "
+                                                "trained on those clips",
+                                  "cross_fit": f"cross-fitted: {cross_fit_parts} parts by subject, each SVM on "
+                                               "features of clips its network never saw"}[svm_features],
+        "per-dataset scores": "each dataset against the classes it can have (SMIC: 3, no 'others')",
     }
     return pd.DataFrame({"paper": {k: str(v) for k, v in PAPER_SETTINGS.items()},
                          "this run": {k: str(v) for k, v in this.items()}})

@@ -17,7 +17,8 @@ module, classifier
 attention weights alpha and beta             :func:`~.pipeline.attention_table`, :func:`~.pipeline.plot_attention`
 paper-critical inputs (loud when missing)    :func:`~.inputs.paper_inputs`
 Tables 1-3 (k ceilings, comparison,          reported numbers in ``tables.json`` (:func:`mer_utils.paper_tables.paper_table`)
-ablation)
+ablation)                                    Table 3's rows: :func:`~.pipeline.table3_settings` (without MA =
+                                             one fixed factor, the paper's "single-magnification")
 ===========================================  =================================================================
 """
 from .._exports import lazy_exports
@@ -30,7 +31,7 @@ _EXPORTS = {
     "pipeline": ("IMAGENET_MEAN", "IMAGENET_STD", "LEVELS", "FER_BACKBONE", "BACKBONES", "fer_backbone",
         "load_backbone", "to_backbone_input", "backbone_input", "random_flip", "pretrain_backbone", "feature_bank",
         "aman_dataset", "aman_factory", "aman_config", "attention_table", "plot_attention", "plot_magnification_grid",
-        "run_aman", "FER_CLASSES", "BackboneInputs"),
+        "run_aman", "FER_CLASSES", "BackboneInputs", "WITHOUT_MA_CHOICES", "table3_settings"),
     "inputs": ("paper_inputs",),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

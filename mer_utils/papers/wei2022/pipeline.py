@@ -393,6 +393,32 @@ def plot_magnification_grid(stack: np.ndarray, factors: Sequence[float], frame_p
 
 
 
+#: Readings of Table 3's "FA module" row (AMAN without the MA module). §3.3: removing MA shows "that our
+#: multi-magnification method yields better performance than the single-magnification method" — the row is the
+#: network fed **one fixed factor** (``"fixed"``, default). ``"mean"`` keeps every factor and averages them with
+#: equal weights (MA's attention switched off; the reading before issue 21).
+WITHOUT_MA_CHOICES = ("fixed", "mean")
+
+
+def table3_settings(without_ma: str = "fixed", fixed_index: int | None = None) -> dict[str, dict]:
+    """Keyword overrides of :func:`run_aman` for the three rows of Table 3, by the paper's row names.
+
+    ``"MA module"``: MA only, the frames averaged; ``"FA module"``: FA only, with one fixed factor
+    (``without_ma="fixed"``: ``factor_index=[fixed_index]``, the position of the factor in the bank) or the mean
+    over every factor (``"mean"``); ``"MA+FA module"``: the full network (no overrides).
+    """
+    if without_ma not in WITHOUT_MA_CHOICES:
+        raise ValueError(f"without_ma={without_ma!r}: expected one of {WITHOUT_MA_CHOICES} ('fixed' = one fixed "
+                         "magnification factor, the paper's 'single-magnification'; 'mean' = all factors averaged).")
+    fa_only = {"use_ma": False, "use_fa": True}
+    if without_ma == "fixed":
+        if fixed_index is None or int(fixed_index) < 0:
+            raise ValueError("table3_settings(without_ma='fixed') needs fixed_index: the position of the fixed "
+                             f"factor in the bank's factors (got {fixed_index!r}).")
+        fa_only["factor_index"] = [int(fixed_index)]
+    return {"MA module": {"use_ma": True, "use_fa": False}, "FA module": fa_only, "MA+FA module": {}}
+
+
 def run_aman(table: pd.DataFrame, bank: torch.Tensor, backbone: nn.Module | None, *, notebook: str,
              dataset: str, protocol: str, level: str, config: TrainConfig, use_ma: bool = True,
              use_fa: bool = True, n_frames: int | None = None, k: int | None = None,

@@ -20,7 +20,10 @@ distribution with mean 0 and variance 0.2 as §3.2.4 states) is added to ``z_1..
 down-sampled whole face), the ten vectors are concatenated ("splicing") and a linear classifier predicts the
 class.
 
-Choices where the paper is silent (Fig. 3 has no layer sizes):
+Fig. 3's caption says the numbers on its Conv and MB6 blocks are output channels; those are the extractor's
+(ReXNet's own progressively increasing widths, which timm's ``rexnet_100`` reproduces) — the text gives no
+kernel size, width or pooling size for the classifier head of §3.2.4, and our plain-text copy of the paper does
+not carry the figure's numbers. Choices where the paper is silent:
 
 - the fusion conv is 3x3 with ``head_channels`` outputs (default 320) and is followed by a ReLU, as every
   Conv+BN pair inside ReXNet is followed by an activation;
@@ -197,7 +200,7 @@ def _build_rexnet(name, width_mult, pretrained, weights_path, depth_mult) -> tup
 class SubImageHead(nn.Module):
     """Conv -> BN -> (ReLU) -> adaptive average pooling -> FC: a feature map to z_i in R^24 (§3.2.4, Fig. 3).
 
-    ``pool_size``: the output side of the adaptive pooling (Fig. 3 gives none): 1 = global pooling; 2 or more
+    ``pool_size``: the output side of the adaptive pooling (neither §3.2.4 nor our copy of Fig. 3 gives one): 1 = global pooling; 2 or more
     keeps a coarse layout of the (sub-)image, i.e. *where* on the face the residual is, for the FC layer."""
 
     def __init__(self, in_channels: int, head_channels: int = 320, feature_dim: int = FEATURE_DIM,

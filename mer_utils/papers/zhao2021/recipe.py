@@ -24,7 +24,7 @@ class Zhao2021Params(FaceParams):
     size: tuple = (320, 320)
     n_key: int = 5
     min_length: int = 10
-    include_end: bool = False
+    include_end: bool = True  # eq. (4) ends with `end` (the apex); False = the N_key multiples of gap only (old)
     flows: tuple = ("farneback", "tvl1")
     flow_size: int = 160
     flow_mode: str = "colour"  # "colour" | "uvs"
