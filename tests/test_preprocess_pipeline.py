@@ -237,3 +237,28 @@ def test_prepare_many_rejects_bad_arguments(table):
         prepare_many(["she2020", "she2020"], table, progress=False)
     with pytest.raises(ValueError, match="not prepared here"):
         prepare_many(["she2020"], table, params={"wei2022": {"k": 2}}, progress=False)
+
+
+def test_tensor_path_matches_the_reference_and_is_cached_apart(table):
+    """Issue 22: the GPU path (torch ops, here on the CPU) gives the reference arrays within the stated
+    tolerances, under its own cache key; 'auto' on a machine without CUDA is the reference path itself."""
+    pytest.importorskip("torch")
+    from mer_utils.preprocess import prepare_many
+
+    names = ["she2020", "zhao2021", "wei2022", "peng2018"]
+    ref = prepare_many(names, table, profile="ci", workers=1, progress=False, tensor_device=None)
+    ten = prepare_many(names, table, profile="ci", workers=1, progress=False, tensor_device="cpu")
+    for n in names:
+        assert ten[n].report.params_key != ref[n].report.params_key and ten[n].report.computed == len(table)
+        for k, v in ref[n].arrays.items():
+            if k.startswith("flow_"):
+                continue  # optical flow stays on OpenCV; its inputs differ by the warp's rounding
+            d = np.abs(ten[n].arrays[k].astype(np.int16) - v.astype(np.int16))
+            # warp <= 4 grey levels, then TIM / magnification (gains up to k) and residual sums of warped frames
+            assert d.mean() < (2.0 if k in ("ars", "rrs") else 0.6), (n, k, d.mean(), d.max())
+    import torch
+
+    if not torch.cuda.is_available():
+        auto = prepare_many(names, table, profile="ci", workers=1, progress=False)
+        assert all(auto[n].report.params_key == ref[n].report.params_key and auto[n].report.cached == len(table)
+                   for n in names)

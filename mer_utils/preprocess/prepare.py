@@ -233,10 +233,12 @@ def _clip_faces_task(row: dict, requests: list) -> list:
         return [_face_task(row, detector, frames, path) for detector, frames, path in requests]
 
 
-def _clip_outputs_task(row: dict, jobs: list) -> list:
+def _clip_outputs_task(row: dict, jobs: list, tensor_device: str | None = None) -> list:
     """The outputs of every recipe in ``jobs`` ((recipe, params, landmarks, path, want_arrays) each) for one clip,
-    its frames decoded once for all of them."""
-    with shared_decoding():
+    its frames decoded once for all of them (on ``tensor_device`` with the tensor path when given)."""
+    from .recipe import tensor_path
+
+    with shared_decoding(), tensor_path(tensor_device):
         return [_output_task(name, params, row, landmarks, path, want) for name, params, landmarks, path, want in jobs]
 
 
@@ -329,30 +331,36 @@ def _run(fn, tasks: list[tuple], pool: _Pool, desc: str, progress: bool) -> list
 
 # ------------------------------------------------------------------------------------------- prepare
 def prepare(recipe, table: pd.DataFrame, params=None, cache: bool = True, workers: int | None = None,
-            progress: bool = True, profile: str | None = None, memmap: bool | None = None) -> Prepared:
+            progress: bool = True, profile: str | None = None, memmap: bool | None = None,
+            tensor_device="auto") -> Prepared:
     """Run ``recipe`` (a name or a :class:`~mer_utils.preprocess.recipe.Recipe`) over every clip of ``table``.
 
     ``params``: a dict or params object overriding the recipe's defaults (``profile``: start from the recipe's
     suggestions for ``ci`` / ``quick`` / ``full``). ``cache``: read and write the on-disk cache
     (:mod:`mer_utils.preprocess.cache`). ``workers``: processes for the per-clip work (default: the cores,
     fewer when there are few clips to compute; 1 = in this process). ``memmap``: force (True) or forbid (False)
-    memory-mapped stacks (default: when larger than 1 GiB; needs ``cache``). Several recipes over the same
-    clips: :func:`prepare_many` (each clip decoded once for all of them).
+    memory-mapped stacks (default: when larger than 1 GiB; needs ``cache``). ``tensor_device``: ``"auto"`` runs
+    the decoding and per-frame arithmetic as tensor operations on the GPU when CUDA is present
+    (:mod:`~mer_utils.preprocess.tensor_ops`; equal to the reference within the tolerances stated there, cached
+    under their own key) and the OpenCV / NumPy reference otherwise; None forces the reference, ``"cpu"`` /
+    ``"cuda"`` the tensor path there. Several recipes over the same clips: :func:`prepare_many` (each clip decoded
+    once for all of them).
     """
     from ..papers import get_recipe  # the registry sits above the paper folders, which import this package
 
     rec = get_recipe(recipe)
     _check_table(table)
-    return _prepare_all([(rec, params, profile)], table, cache, workers, progress, memmap)[rec.name]
+    return _prepare_all([(rec, params, profile)], table, cache, workers, progress, memmap, tensor_device)[rec.name]
 
 
 def prepare_many(recipes, table: pd.DataFrame, params: dict | None = None, cache: bool = True,
                  workers: int | None = None, progress: bool = True, profile=None,
-                 memmap: bool | None = None) -> dict[str, Prepared]:
+                 memmap: bool | None = None, tensor_device="auto") -> dict[str, Prepared]:
     """:func:`prepare` for several recipes over the same clip table, each clip's frames decoded once for all.
 
     ``recipes``: names (or :class:`~mer_utils.preprocess.recipe.Recipe` objects); ``params``: recipe name ->
-    its params (dict or params object); ``profile``: one profile for all (``"quick"``) or recipe name -> profile.
+    its params (dict or params object); ``profile``: one profile for all (``"quick"``) or recipe name -> profile;
+    the other arguments as for :func:`prepare`.
     Faces are detected once per clip and detector (the recipes that use the same detector share them), then each
     clip is decoded once and handed to every recipe that still needs it (not in the cache), one clip per worker at
     a time. Every recipe's cache entries are exactly those :func:`prepare` writes for it alone (same keys, same
@@ -384,21 +392,25 @@ def prepare_many(recipes, table: pd.DataFrame, params: dict | None = None, cache
         raise ValueError(f"profile names recipe(s) {unknown} that are not prepared here; expected keys among {names}.")
     _check_table(table)
     return _prepare_all([(r, params.get(r.name), profiles.get(r.name)) for r in recs], table, cache, workers,
-                        progress, memmap)
+                        progress, memmap, tensor_device)
 
 
 def _prepare_all(specs: list, table: pd.DataFrame, cache: bool, workers: int | None, progress: bool,
-                 memmap: bool | None) -> dict[str, Prepared]:
+                 memmap: bool | None, tensor_device="auto") -> dict[str, Prepared]:
     """The stages of :func:`prepare` for (recipe, params, profile) ``specs``, sharing faces and decoded frames."""
+    from .tensor_ops import resolve_tensor_device
+
     t_start = time.perf_counter()
-    runs = [_Preparation(rec, table, rec.params(p, profile=prof, table=table), cache, progress)
-            for rec, p, prof in specs]
+    dev = resolve_tensor_device(tensor_device)
+    runs = [_Preparation(rec, table, rec.params(p, profile=prof, table=table), cache, progress,
+                         None if dev is None else str(dev)) for rec, p, prof in specs]
     pool = _Pool(workers)
     try:
         _find_faces(runs, pool)
         for run in runs:
             run.resolve_fallbacks()
-        _compute_outputs(runs, pool)
+        # the tensor path computes in this process (one device context; the device does the parallel work)
+        _compute_outputs(runs, pool if dev is None else _Pool(1), None if dev is None else str(dev))
         arrays = [run.stack(memmap) for run in runs]
     finally:
         pool.close()
@@ -433,14 +445,14 @@ def _find_faces(runs: list, pool: "_Pool") -> None:
                     run._add_steps({"detect": r.get("seconds", 0.0)}, {"detect": int(r["status"] != "error")})
 
 
-def _compute_outputs(runs: list, pool: "_Pool") -> None:
+def _compute_outputs(runs: list, pool: "_Pool", tensor_device: str | None = None) -> None:
     """(3) Every recipe's arrays for its clips not in the cache: one task per clip for all the recipes."""
     jobs: dict[int, list] = {}
     for run in runs:
         for i, job in run.output_jobs():
             jobs.setdefault(i, []).append((run, job))
     todo = sorted(jobs)
-    tasks = [(runs[0].rows[i], [job for _, job in jobs[i]]) for i in todo]
+    tasks = [(runs[0].rows[i], [job for _, job in jobs[i]], tensor_device) for i in todo]
     for i, results in zip(todo, _run(_clip_outputs_task, tasks, pool, _label(runs, "clips"), runs[0].progress)):
         for (run, _), r in zip(jobs[i], results):
             run.take_output(i, r)
@@ -449,11 +461,14 @@ def _compute_outputs(runs: list, pool: "_Pool") -> None:
 class _Preparation:
     """The state of one :func:`prepare` call, stage by stage."""
 
-    def __init__(self, rec, table: pd.DataFrame, p, cache: bool, progress: bool):
+    def __init__(self, rec, table: pd.DataFrame, p, cache: bool, progress: bool, tensor_device: str | None = None):
         self.rec, self.table, self.p, self.cache, self.progress = rec, table, p, cache, progress
+        self.tensor_device = tensor_device
         self.pdict = canonical(p)
-        key = digest({"recipe": rec.name, "version": rec.version, "preprocess": PREPROCESS_VERSION,
-                      "params": self.pdict})
+        what = {"recipe": rec.name, "version": rec.version, "preprocess": PREPROCESS_VERSION, "params": self.pdict}
+        if tensor_device is not None:  # outputs of the tensor path are kept apart from the reference path's (never mixed)
+            what["tensor_ops"] = True
+        key = digest(what)
         self.base = preprocess_root() / rec.name / key
         self.report = PrepareReport(rec.name, key, n_clips=len(table))
         self.rows = [_row_dict(r) for _, r in table.iterrows()]
@@ -564,8 +579,11 @@ class _Preparation:
         got = load_npz(self.entries[i], keys=keys, problems=problems)
         if got is not None:
             return got
-        r = _output_task(self.rec.name, self.pdict, self.rows[i], self.landmarks[i].tolist(),
-                         str(self.entries[i]) if self.cache else None, True)
+        from .recipe import tensor_path
+
+        with tensor_path(self.tensor_device):
+            r = _output_task(self.rec.name, self.pdict, self.rows[i], self.landmarks[i].tolist(),
+                             str(self.entries[i]) if self.cache else None, True)
         # counted as computed, not cached: the entry was damaged (or vanished) since compute_outputs saw it
         self.report.cached = max(0, self.report.cached - 1)
         self.report.recomputed.append({"clip_uid": self.uids[i], "entry": str(self.entries[i]),
