@@ -185,6 +185,9 @@ def per_frame_baseline(table) -> tuple[float, int]:
     return cpu_seconds() - c0, len(files)
 
 
+TENSOR_DEVICE = "auto"  # --tensor-device: the torch path on CUDA when present, else the OpenCV / NumPy reference
+
+
 def project_cost(table, recipes, profile, workers, together: bool = True, steps: dict | None = None) -> tuple[float, float]:
     """(CPU seconds, wall seconds) of preparing every recipe for ``table`` into a fresh (cold) cache, landmarks
     included: one ``prepare_many`` (``together``) or one ``prepare`` per recipe. ``steps``: filled with the
@@ -197,10 +200,11 @@ def project_cost(table, recipes, profile, workers, together: bool = True, steps:
         try:
             t0, c0 = time.perf_counter(), cpu_seconds()
             if together:
-                preps = prepare_many(recipes, table, profile=profile, workers=workers, progress=False)
+                preps = prepare_many(recipes, table, profile=profile, workers=workers, progress=False,
+                                     tensor_device=TENSOR_DEVICE)
             else:
-                preps = {name: prepare(name, table, profile=profile, workers=workers, progress=False)
-                         for name in recipes}
+                preps = {name: prepare(name, table, profile=profile, workers=workers, progress=False,
+                                       tensor_device=TENSOR_DEVICE) for name in recipes}
             cost = cpu_seconds() - c0, time.perf_counter() - t0
             if steps is not None:
                 for name, prep in preps.items():
@@ -294,7 +298,12 @@ def main(argv=None) -> int:
                     help="clips the per-frame baseline is measured on (its cost per frame is scaled to all the "
                          "compared clips; 0 = all of them)")
     ap.add_argument("--no-separate", action="store_true", help="skip the five separate prepare calls")
+    ap.add_argument("--tensor-device", default="auto",
+                    help="prepare's tensor_device for --clips: 'auto' (CUDA when present, else the reference path), "
+                         "'none' (the OpenCV / NumPy reference), 'cuda', 'cpu'")
     args = ap.parse_args(argv)
+    global TENSOR_DEVICE
+    TENSOR_DEVICE = None if args.tensor_device == "none" else args.tensor_device
 
     from mer_utils.data import load_dataset
 
@@ -312,7 +321,17 @@ def main(argv=None) -> int:
         table = table.iloc[: args.limit]
     print(f"{args.dataset} ({args.size}): {len(table)} clips, {table.attrs.get('source', '?')} data, loaded in "
           f"{time.perf_counter() - t0:.1f} s; {cores()} core(s) available; recipe settings: {profile}\n", flush=True)
+    from mer_utils.preprocess.tensor_ops import resolve_tensor_device
+
+    dev = resolve_tensor_device(TENSOR_DEVICE)
+    gpu = None
+    if dev is not None and dev.type == "cuda":
+        import torch
+
+        gpu = torch.cuda.get_device_name(dev)
+    print(f"preprocessing path: {'tensor ops on ' + str(dev) + (f' ({gpu})' if gpu else '') if dev else 'OpenCV / NumPy reference (no CUDA)'}")
     result = {"size": args.size, "dataset": args.dataset, "clips": len(table), "cores": cores(),
+              "tensor_device": str(dev) if dev else None, "gpu": gpu,
               "load_average_start": load_average(),
               "workers": args.workers, "profile": profile, "machine": platform.platform(),
               "python": platform.python_version()}

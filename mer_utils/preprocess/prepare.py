@@ -409,8 +409,9 @@ def _prepare_all(specs: list, table: pd.DataFrame, cache: bool, workers: int | N
         _find_faces(runs, pool)
         for run in runs:
             run.resolve_fallbacks()
-        # the tensor path computes in this process (one device context; the device does the parallel work)
-        _compute_outputs(runs, pool if dev is None else _Pool(1), None if dev is None else str(dev))
+        # on the tensor path each worker opens its own device context; the steps left on the CPU (optical flow,
+        # writing the cache) still run in parallel
+        _compute_outputs(runs, pool, None if dev is None else str(dev))
         arrays = [run.stack(memmap) for run in runs]
     finally:
         pool.close()
