@@ -3,8 +3,9 @@
 Steps (one module each): :mod:`~.faces` (Haar / dlib HOG detection, 68 landmarks), :mod:`~.align` (one transform
 per clip), :mod:`~.temporal` (TIM, resampling, key frames, apex), :mod:`~.roi` (She et al.'s grid, Reddy et al.'s
 crops), :mod:`~.flow` (Farneback, TV-L1, strain, colour), :mod:`~.residual` (ARS / RRS), :mod:`~.cgpo` (Zhao et al.'s
-cropped Gaussian pyramid), :mod:`~.magnify` (Eulerian and Oh et al.'s learning-based magnification).
-Recipes: the base class and the helpers they share in :mod:`~.recipe`; each paper's recipe in its folder
+cropped Gaussian pyramid), :mod:`~.magnify` (Eulerian and Oh et al.'s learning-based magnification);
+:mod:`~.tensor_ops`: decoding, warping, TIM, magnification and residual sums as torch operations (the GPU path,
+used when CUDA is present, tested against the reference functions above). Recipes: the base class and the helpers they share in :mod:`~.recipe`; each paper's recipe in its folder
 (``mer_utils/papers/<paper>/recipe.py``), named in the registry :data:`mer_utils.papers.RECIPES` (``she2020``,
 ``peng2018``, ``reddy2019``, ``zhao2021``, ``wei2022``); :func:`prepare` runs one over a clip table with an on-disk
 cache (:mod:`~.cache`) and a process pool, :func:`prepare_many` several at once (one decode per clip).
