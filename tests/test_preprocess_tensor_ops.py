@@ -31,6 +31,14 @@ def frames():
     return np.stack(out)
 
 
+@pytest.fixture(params=["cpu", "cuda"])
+def dev(request):
+    """The tensor path on the CPU always, on CUDA when present."""
+    if request.param == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    return torch.device(request.param)
+
+
 def _close(got, want, max_diff, mean_diff=None):
     got = got.cpu().numpy() if hasattr(got, "cpu") else got
     assert got.shape == want.shape and got.dtype == want.dtype
@@ -49,41 +57,43 @@ def test_device_choice():
             T.resolve_tensor_device("cuda")
 
 
-def test_batched_decode_matches_opencv(frames, tmp_path):
+def test_batched_decode_matches_opencv(frames, tmp_path, dev):
     paths = []
     for i, f in enumerate(frames):
         paths.append(str(tmp_path / f"img{i}.jpg"))
         cv2.imwrite(paths[-1], cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
     for color, reduce, tol, mean in ((True, 1, 2, 0.5), (False, 1, 0, 0), (False, 2, 255, 1.5), (True, 2, 255, 1.5)):
-        got = T.decode_frames(paths, "cpu", color=color, reduce=reduce)
+        got = T.decode_frames(paths, dev, color=color, reduce=reduce)
         want = np.stack([decode(p, color, reduce) for p in paths])
         _close(got, want, tol, mean)
 
 
 @pytest.mark.parametrize("size,crop", [((120, 140), "landmarks"), (224, "eyes"), (48, "landmarks")])
-def test_warp_matches_opencv(frames, size, crop):
+def test_warp_matches_opencv(frames, size, crop, dev):
     lm = MEAN_FACE_68 * 110 + [25, 40]
     m = alignment_transform(lm, size, crop)
-    _close(T.warp_frames_tensor(torch.from_numpy(frames), m, size), warp_frames(frames, m, size), 4, 0.5)
+    _close(T.warp_frames_tensor(torch.from_numpy(frames).to(dev), m, size), warp_frames(frames, m, size), 4, 0.5)
     grey = frames[..., 1].copy()
-    _close(T.warp_frames_tensor(torch.from_numpy(grey), m, size), warp_frames(grey, m, size), 4, 0.5)
+    _close(T.warp_frames_tensor(torch.from_numpy(grey).to(dev), m, size), warp_frames(grey, m, size), 4, 0.5)
 
 
-def test_tim_matches_reference(frames):
+def test_tim_matches_reference(frames, dev):
     for n_out in (4, 6, 11):
         want = temporal_interpolate(frames, n_out, dtype=np.uint8)
-        _close(T.temporal_interpolate_tensor(torch.from_numpy(frames), n_out), want, 1, 0.01)
+        _close(T.temporal_interpolate_tensor(torch.from_numpy(frames).to(dev), n_out), want, 1, 0.01)
 
 
-def test_magnification_matches_reference(frames):
+def test_magnification_matches_reference(frames, dev):
     f = frames[:, :112, :112].copy()
     want = magnify_against_onset(f[0], f[1:4], [1.0, 2.0, 5.0])
-    got = T.magnify_pair_tensor(torch.from_numpy(f[0]), torch.from_numpy(f[1:4]), [1.0, 2.0, 5.0])
+    got = T.magnify_pair_tensor(torch.from_numpy(f[0]).to(dev), torch.from_numpy(f[1:4]).to(dev), [1.0, 2.0, 5.0])
     _close(got, want, 2, 0.05)
-    np.testing.assert_array_equal(got[:, 0].numpy(), f[1:4])  # factor 1 returns the frame itself
+    np.testing.assert_array_equal(got[:, 0].cpu().numpy(), f[1:4])  # factor 1 returns the frame itself
 
 
-def test_residual_sums_are_exact(frames):
-    a, k = torch.from_numpy(frames[0]), torch.from_numpy(frames[1:])
-    np.testing.assert_array_equal(T.absolute_residual_sum_tensor(a, k).numpy(), absolute_residual_sum(frames[0], frames[1:]))
-    np.testing.assert_array_equal(T.relative_residual_sum_tensor(a, k).numpy(), relative_residual_sum(frames[0], frames[1:]))
+def test_residual_sums_are_exact(frames, dev):
+    a, k = torch.from_numpy(frames[0]).to(dev), torch.from_numpy(frames[1:]).to(dev)
+    np.testing.assert_array_equal(T.absolute_residual_sum_tensor(a, k).cpu().numpy(),
+                                  absolute_residual_sum(frames[0], frames[1:]))
+    np.testing.assert_array_equal(T.relative_residual_sum_tensor(a, k).cpu().numpy(),
+                                  relative_residual_sum(frames[0], frames[1:]))
