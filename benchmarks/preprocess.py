@@ -1,6 +1,14 @@
-"""Benchmark of the shared preprocessing: frames per second of each step and clips per second of each recipe.
+"""Benchmark of the shared preprocessing: frames per second of each step and clips per second of each recipe,
+and (``--clips``) the decode-floor ratios of issue 22.
 
 Run from the repository root::
+
+    # issue 22, one run on the same clips: the decode floor (every frame of each clip's onset..offset decoded once
+    # with cv2.imread), a per-frame baseline (detection + 68 landmarks + alignment on every frame), the five
+    # recipes with prepare_many (one decode per clip, cold cache) and with five separate prepare calls, as CPU
+    # seconds and ratios; then prepare_many's cost for 64 / 128 / 255 clips
+    python -m mer_utils.data.synthetic --size paper --root /tmp/mer-paper --datasets casme2
+    .venv/bin/python benchmarks/preprocess.py --root /tmp/mer-paper --clips 64,128,255 --steps none
 
     .venv/bin/python benchmarks/preprocess.py --size quick                 # quick synthetic CASME II layout
     .venv/bin/python benchmarks/preprocess.py --size paper --workers 2     # 255 clips, every recipe
@@ -137,6 +145,138 @@ def bench_recipes(table, recipes, workers, profile) -> list[dict]:
     return rows
 
 
+def _frames(table) -> list[list[str]]:
+    """The frame files each clip's recipes read: its onset..offset segment (the recipes' default)."""
+    from mer_utils.preprocess.clips import clip_segment
+
+    return [list(dict.fromkeys(str(p) for p in clip_segment(row).paths)) for _, row in table.iterrows()]
+
+
+def decode_floor(table) -> tuple[float, int]:
+    """(CPU seconds, frames): every frame of every clip's segment decoded once (``cv2.imread``, colour)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    files = [p for clip in _frames(table) for p in clip]
+    c0 = cpu_seconds()
+    for p in files:
+        if cv2.imread(p, cv2.IMREAD_COLOR) is None:
+            raise RuntimeError(f"cannot decode {p}")
+    return cpu_seconds() - c0, len(files)
+
+
+def per_frame_baseline(table) -> tuple[float, int]:
+    """(CPU seconds, frames) of one recipe's worth of a per-frame pipeline as public MER scripts do it: every
+    frame decoded, its face detected (dlib HOG) and its 68 landmarks predicted, and the frame aligned and cropped
+    (224x224 colour) by its own landmarks."""
+    import cv2
+
+    from mer_utils.preprocess import faces
+    from mer_utils.preprocess.align import alignment_transform, warp_frames
+
+    cv2.setNumThreads(1)
+    files = [p for clip in _frames(table) for p in clip]
+    c0 = cpu_seconds()
+    for p in files:
+        rgb = cv2.cvtColor(cv2.imread(p, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        face = faces.detect_landmarks(grey, method="hog") or faces.whole_frame_landmarks(grey.shape)
+        warp_frames(rgb[None], alignment_transform(face.landmarks, 224, "eyes"), 224)
+    return cpu_seconds() - c0, len(files)
+
+
+TENSOR_DEVICE = "auto"  # --tensor-device: the torch path on CUDA when present, else the OpenCV / NumPy reference
+
+
+def project_cost(table, recipes, profile, workers, together: bool = True, steps: dict | None = None) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of preparing every recipe for ``table`` into a fresh (cold) cache, landmarks
+    included: one ``prepare_many`` (``together``) or one ``prepare`` per recipe. ``steps``: filled with the
+    reports' seconds per recipe and step."""
+    from mer_utils.preprocess import prepare, prepare_many
+
+    with tempfile.TemporaryDirectory(prefix="mer-bench-cache-") as tmp:
+        saved = os.environ.get("MER_CACHE_ROOT")
+        os.environ["MER_CACHE_ROOT"] = tmp
+        try:
+            t0, c0 = time.perf_counter(), cpu_seconds()
+            if together:
+                preps = prepare_many(recipes, table, profile=profile, workers=workers, progress=False,
+                                     tensor_device=TENSOR_DEVICE)
+            else:
+                preps = {name: prepare(name, table, profile=profile, workers=workers, progress=False,
+                                       tensor_device=TENSOR_DEVICE) for name in recipes}
+            cost = cpu_seconds() - c0, time.perf_counter() - t0
+            if steps is not None:
+                for name, prep in preps.items():
+                    for step, sec in prep.report.seconds.items():
+                        steps[f"{name}: {step}"] = steps.get(f"{name}: {step}", 0.0) + sec
+            return cost
+        finally:
+            if saved is None:
+                os.environ.pop("MER_CACHE_ROOT", None)
+            else:
+                os.environ["MER_CACHE_ROOT"] = saved
+
+
+def bench_ratios(table, sizes, recipes, profile, workers, baseline_clips, separate: bool) -> dict:
+    """Issue 22's ratios on the first ``sizes[0]`` clips, then prepare_many's cost for each size."""
+    n0 = sizes[0]
+    first = table.iloc[:n0]
+    out = {"clips": n0, "recipes": list(recipes), "load_average_start": load_average()}
+    project_cost(table.iloc[n0:n0 + 1], recipes, profile, workers)  # warm-up: imports and models, not counted
+    floor, frames = decode_floor(first)
+    base_table = first.iloc[:baseline_clips] if baseline_clips else first
+    base, base_frames = per_frame_baseline(base_table)
+    base_all = base / base_frames * frames  # per frame, scaled to the clips' frames when measured on fewer clips
+    steps: dict = {}
+    many, many_wall = project_cost(first, recipes, profile, workers, together=True, steps=steps)
+    out["prepare_many_steps_s"] = steps
+    out.update(floor_cpu_s=floor, frames=frames, per_frame_baseline_cpu_s=base_all, baseline_frames_measured=base_frames,
+               five_per_frame_cpu_s=len(recipes) * base_all, prepare_many_cpu_s=many, prepare_many_wall_s=many_wall)
+    if separate:
+        sep, sep_wall = project_cost(first, recipes, profile, workers, together=False)
+        out.update(separate_prepare_cpu_s=sep, separate_prepare_wall_s=sep_wall)
+    out["load_average_end"] = load_average()
+    scaling = []
+    for n in sizes:
+        sub = table.iloc[:n]
+        fl, fr = decode_floor(sub)
+        cpu, wall = (many, many_wall) if n == n0 else project_cost(sub, recipes, profile, workers, together=True)
+        fl = floor if n == n0 else fl
+        scaling.append({"clips": len(sub), "frames": fr, "floor_cpu_s": fl, "prepare_many_cpu_s": cpu,
+                        "prepare_many_wall_s": wall, "per_clip_cpu_s": cpu / len(sub), "ratio_to_floor": cpu / fl,
+                        "load_average": load_average()})
+        print(f"  {len(sub):4d} clips: prepare_many {cpu:7.1f} CPU s ({cpu / len(sub):.2f} per clip, {wall:.0f} s wall), "
+              f"decode floor {fl:6.1f} CPU s -> {cpu / fl:.2f}x; load average {load_average()}", flush=True)
+    out["scaling"] = scaling
+    return out
+
+
+def print_ratios(r: dict) -> None:
+    fl, many = r["floor_cpu_s"], r["prepare_many_cpu_s"]
+    k = len(r["recipes"])
+    print(f"\n{r['clips']} clips, {r['frames']} frames (onset..offset), CPU seconds "
+          f"(load average {r['load_average_start']} -> {r['load_average_end']}):")
+    rows = [("decode floor (cv2.imread every frame once)", fl),
+            (f"per-frame baseline, one recipe (detect + 68 landmarks + align every frame; measured on "
+             f"{r['baseline_frames_measured']} frames)", r["per_frame_baseline_cpu_s"]),
+            (f"{k} per-frame pipelines", r["five_per_frame_cpu_s"]),
+            (f"{k} recipes, prepare_many (one decode per clip), cold cache", many)]
+    if "separate_prepare_cpu_s" in r:
+        rows.append((f"{k} recipes, {k} separate prepare calls, cold cache", r["separate_prepare_cpu_s"]))
+    for name, v in rows:
+        print(f"  {name:100s} {v:8.1f}  {v / fl:6.2f}x floor")
+    steps = r.get("prepare_many_steps_s", {})
+    total = sum(steps.values()) or 1.0
+    print("  prepare_many's steps (share of their summed wall time, from the reports; the decode is 'read' of the "
+          "first recipe that reads a clip):")
+    for name, sec in sorted(steps.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"    {name:32s} {100 * sec / total:5.1f}%")
+    print(f"  -> {k} recipes together: {many / fl:.2f}x the decode floor; {r['five_per_frame_cpu_s'] / many:.1f}x faster "
+          f"than {k} per-frame pipelines" + (f"; {r['separate_prepare_cpu_s'] / many:.2f}x faster than {k} separate "
+                                             "prepare calls" if "separate_prepare_cpu_s" in r else ""))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", choices=("quick", "paper"), default="quick", help="synthetic set size")
@@ -151,7 +291,19 @@ def main(argv=None) -> int:
                          "`python -m mer_utils.data.synthetic --size paper --root DIR --datasets casme2`)")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N clips")
     ap.add_argument("--out", default=None, help="JSON output file")
+    ap.add_argument("--clips", default=None,
+                    help="issue 22's ratios: comma-separated clip counts, e.g. 64,128,255 (the first is compared "
+                         "with the decode floor and the per-frame baseline; each is timed for the scaling)")
+    ap.add_argument("--baseline-clips", type=int, default=16,
+                    help="clips the per-frame baseline is measured on (its cost per frame is scaled to all the "
+                         "compared clips; 0 = all of them)")
+    ap.add_argument("--no-separate", action="store_true", help="skip the five separate prepare calls")
+    ap.add_argument("--tensor-device", default="auto",
+                    help="prepare's tensor_device for --clips: 'auto' (CUDA when present, else the reference path), "
+                         "'none' (the OpenCV / NumPy reference), 'cuda', 'cpu'")
     args = ap.parse_args(argv)
+    global TENSOR_DEVICE
+    TENSOR_DEVICE = None if args.tensor_device == "none" else args.tensor_device
 
     from mer_utils.data import load_dataset
 
@@ -169,7 +321,17 @@ def main(argv=None) -> int:
         table = table.iloc[: args.limit]
     print(f"{args.dataset} ({args.size}): {len(table)} clips, {table.attrs.get('source', '?')} data, loaded in "
           f"{time.perf_counter() - t0:.1f} s; {cores()} core(s) available; recipe settings: {profile}\n", flush=True)
+    from mer_utils.preprocess.tensor_ops import resolve_tensor_device
+
+    dev = resolve_tensor_device(TENSOR_DEVICE)
+    gpu = None
+    if dev is not None and dev.type == "cuda":
+        import torch
+
+        gpu = torch.cuda.get_device_name(dev)
+    print(f"preprocessing path: {'tensor ops on ' + str(dev) + (f' ({gpu})' if gpu else '') if dev else 'OpenCV / NumPy reference (no CUDA)'}")
     result = {"size": args.size, "dataset": args.dataset, "clips": len(table), "cores": cores(),
+              "tensor_device": str(dev) if dev else None, "gpu": gpu,
               "load_average_start": load_average(),
               "workers": args.workers, "profile": profile, "machine": platform.platform(),
               "python": platform.python_version()}
@@ -180,6 +342,13 @@ def main(argv=None) -> int:
         for s in steps:
             print(f"{s['step']:45s} {s['seconds']:9.4f} {s['frames_per_s']:10.1f}  {s['note']}")
         print(flush=True)
+    if args.clips:
+        sizes = [min(int(c), len(table)) for c in args.clips.split(",") if c.strip()]
+        ratios = bench_ratios(table, sizes, recipes, profile, args.workers if args.workers else 1,
+                              args.baseline_clips, not args.no_separate)
+        result["ratios"] = ratios
+        print_ratios(ratios)
+        recipes = []
     if recipes:
         rows = bench_recipes(table, recipes, args.workers, profile)
         result["recipes"] = rows

@@ -194,3 +194,87 @@ def test_process_pool_gives_the_same_arrays(table):
     assert two.report.workers == 2
     for k in one.arrays:
         assert np.array_equal(one.arrays[k], two.arrays[k])
+
+
+def _cache_files(root):
+    """Relative path -> content of every cache file: bytes of the entries and params, the landmark files without
+    their timing (``seconds``)."""
+    import json
+
+    def content(p):
+        return {k: v for k, v in json.loads(p.read_text()).items() if k != "seconds"} \
+            if p.parent.parts[-3:-2] and "landmarks" in p.parts else p.read_bytes()
+
+    return {str(p.relative_to(root)): content(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_prepare_many_writes_exactly_the_single_recipe_caches(table, tmp_path, monkeypatch):
+    """Issue 22: one decode per clip for all five recipes; every cache file (key and bytes) as prepare() alone."""
+    from mer_utils.preprocess import prepare_many
+
+    names = sorted(EXPECTED)
+    monkeypatch.setenv("MER_CACHE_ROOT", str(tmp_path / "single"))
+    single = {n: prepare(n, table, profile="ci", workers=1, progress=False) for n in names}
+    monkeypatch.setenv("MER_CACHE_ROOT", str(tmp_path / "many"))
+    import mer_utils.preprocess.clips as clips_mod
+    import sys
+
+    prepare_mod = sys.modules["mer_utils.preprocess.prepare"]  # the package exports the function under this name
+
+    decodes, stage = [], []
+    real_decode, real_task = clips_mod._decode, prepare_mod._clip_outputs_task
+    monkeypatch.setattr(clips_mod, "_decode", lambda *a: (stage and decodes.append(a[:3])) or real_decode(*a))
+    monkeypatch.setattr(prepare_mod, "_clip_outputs_task", lambda *a: stage.append(1) or real_task(*a))
+    many = prepare_many(names, table, profile="ci", workers=1, progress=False)
+    assert list(many) == names
+    a, b = _cache_files(tmp_path / "single" / "preprocess"), _cache_files(tmp_path / "many" / "preprocess")
+    assert a.keys() == b.keys() and len(a) > 3 * len(names)
+    assert [k for k in a if a[k] != b[k]] == []
+    for n in names:
+        assert many[n].report.computed == len(table) and many[n].report.shared_with == [m for m in names if m != n]
+        for k, v in single[n].arrays.items():
+            np.testing.assert_array_equal(many[n].arrays[k], v)
+        pd.testing.assert_frame_equal(many[n].table, single[n].table)
+    # in the output stage each frame file is decoded at most once per (colour, JPEG reduction) for all five
+    assert len(decodes) == len(set(decodes)) > 20
+    # a second run reads everything from the cache; the no-cache mode gives the same arrays
+    again = prepare_many(names, table, profile="ci", workers=1, progress=False)
+    assert all(again[n].report.cached == len(table) for n in names)
+    fresh = prepare_many(names[:2], table, profile="ci", cache=False, workers=1, progress=False)
+    for n in names[:2]:
+        for k, v in single[n].arrays.items():
+            np.testing.assert_array_equal(fresh[n].arrays[k], v)
+
+
+def test_prepare_many_rejects_bad_arguments(table):
+    from mer_utils.preprocess import prepare_many
+
+    with pytest.raises(ValueError, match="named twice"):
+        prepare_many(["she2020", "she2020"], table, progress=False)
+    with pytest.raises(ValueError, match="not prepared here"):
+        prepare_many(["she2020"], table, params={"wei2022": {"k": 2}}, progress=False)
+
+
+def test_tensor_path_matches_the_reference_and_is_cached_apart(table):
+    """Issue 22: the GPU path (torch ops, here on the CPU) gives the reference arrays within the stated
+    tolerances, under its own cache key; 'auto' on a machine without CUDA is the reference path itself."""
+    pytest.importorskip("torch")
+    from mer_utils.preprocess import prepare_many
+
+    names = ["she2020", "zhao2021", "wei2022", "peng2018"]
+    ref = prepare_many(names, table, profile="ci", workers=1, progress=False, tensor_device=None)
+    ten = prepare_many(names, table, profile="ci", workers=1, progress=False, tensor_device="cpu")
+    for n in names:
+        assert ten[n].report.params_key != ref[n].report.params_key and ten[n].report.computed == len(table)
+        for k, v in ref[n].arrays.items():
+            if k.startswith("flow_"):
+                continue  # optical flow stays on OpenCV; its inputs differ by the warp's rounding
+            d = np.abs(ten[n].arrays[k].astype(np.int16) - v.astype(np.int16))
+            # warp <= 4 grey levels, then TIM / magnification (gains up to k) and residual sums of warped frames
+            assert d.mean() < (2.0 if k in ("ars", "rrs") else 0.6), (n, k, d.mean(), d.max())
+    import torch
+
+    if not torch.cuda.is_available():
+        auto = prepare_many(names, table, profile="ci", workers=1, progress=False)
+        assert all(auto[n].report.params_key == ref[n].report.params_key and auto[n].report.cached == len(table)
+                   for n in names)

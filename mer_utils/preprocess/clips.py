@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import cv2
@@ -146,8 +147,41 @@ _FLAGS = {(True, 1): cv2.IMREAD_COLOR, (True, 2): cv2.IMREAD_REDUCED_COLOR_2, (T
           (False, 8): cv2.IMREAD_REDUCED_GRAYSCALE_8}
 
 
+#: Frames decoded inside :func:`shared_decoding`, keyed by (path, colour, reduction); None outside such a block.
+_SHARED: dict | None = None
+
+
+@contextmanager
+def shared_decoding():
+    """Within this block every frame file is decoded at most once per (colour, JPEG reduction): the recipes that
+    :func:`mer_utils.preprocess.prepare_many` runs on one clip share its decoded frames (the same pixels each
+    would decode alone, so their outputs do not change). Hold it around one clip at a time: the decoded frames are
+    kept until the block ends. Nested blocks share the outer one's frames."""
+    global _SHARED
+    outer = _SHARED
+    if outer is None:
+        _SHARED = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _SHARED = None
+
+
 def decode(path: str, color: bool = True, reduce: int = 1, clip: str | None = None) -> np.ndarray:
-    """One frame as uint8 RGB (H, W, 3) or grey (H, W), JPEG-decoded at 1/``reduce`` size."""
+    """One frame as uint8 RGB (H, W, 3) or grey (H, W), JPEG-decoded at 1/``reduce`` size (inside
+    :func:`shared_decoding`: decoded once and returned read-only afterwards)."""
+    if _SHARED is not None:
+        key = (os.fspath(path), bool(color), int(reduce))
+        img = _SHARED.get(key)
+        if img is None:
+            img = _SHARED[key] = _decode(path, color, reduce, clip)
+            img.flags.writeable = False
+        return img
+    return _decode(path, color, reduce, clip)
+
+
+def _decode(path: str, color: bool, reduce: int, clip: str | None) -> np.ndarray:
     from mer_utils.data.frames import CorruptFrameError, check_image_file
 
     check_image_file(path, clip)  # empty / truncated files: an error naming them, never a half-grey frame

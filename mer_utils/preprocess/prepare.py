@@ -31,7 +31,7 @@ import pandas as pd
 from .cache import PREPROCESS_VERSION, CacheWarning, atomic_save_npz, atomic_write_json, canonical, clip_path, \
     digest, frames_fingerprint, load_npz, npy_problem, preprocess_root, read_json, slim_entry
 from .align import alignment_transform
-from .clips import clip_segment, read_positions
+from .clips import clip_segment, read_positions, shared_decoding
 from .faces import detect_landmarks, whole_frame_landmarks
 from .recipe import StepTimer
 
@@ -66,6 +66,9 @@ class PrepareReport:
     seconds: dict = field(default_factory=dict)
     frames: dict = field(default_factory=dict)
     wall_seconds: float = 0.0
+    #: the other recipes prepared in the same :func:`prepare_many` run (each clip decoded once for all of them);
+    #: ``wall_seconds`` is then the whole run's
+    shared_with: list = field(default_factory=list)
 
     @property
     def n_failed(self) -> int:
@@ -86,6 +89,8 @@ class PrepareReport:
                  + (f" ({len(self.recomputed)} of them damaged in the cache and recomputed)" if self.recomputed else ""),
                  f"  faces: {self.faces_detected} detected, {self.faces_previous} from the previous clip of the "
                  f"subject, {self.faces_next} from its next clip, {self.faces_whole_frame} whole frame"]
+        if self.shared_with:
+            lines.append(f"  frames and faces shared with {', '.join(self.shared_with)} (one decode per clip)")
         for fb in self.fallbacks[:5]:
             lines.append(f"    {fb['clip_uid']}: {fb['source']}")
         if len(self.fallbacks) > 5:
@@ -221,6 +226,22 @@ def _output_task(recipe_name: str, params: dict, row: dict, landmarks: list, pat
                 "seconds": timer.seconds, "frames": timer.frames}
 
 
+def _clip_faces_task(row: dict, requests: list) -> list:
+    """Faces of one clip for every (detector, landmark_frames, cache path) in ``requests``, its frames decoded
+    once for all of them."""
+    with shared_decoding():
+        return [_face_task(row, detector, frames, path) for detector, frames, path in requests]
+
+
+def _clip_outputs_task(row: dict, jobs: list, tensor_device: str | None = None) -> list:
+    """The outputs of every recipe in ``jobs`` ((recipe, params, landmarks, path, want_arrays) each) for one clip,
+    its frames decoded once for all of them (on ``tensor_device`` with the tensor path when given)."""
+    from .recipe import tensor_path
+
+    with shared_decoding(), tensor_path(tensor_device):
+        return [_output_task(name, params, row, landmarks, path, want) for name, params, landmarks, path, want in jobs]
+
+
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
@@ -310,42 +331,145 @@ def _run(fn, tasks: list[tuple], pool: _Pool, desc: str, progress: bool) -> list
 
 # ------------------------------------------------------------------------------------------- prepare
 def prepare(recipe, table: pd.DataFrame, params=None, cache: bool = True, workers: int | None = None,
-            progress: bool = True, profile: str | None = None, memmap: bool | None = None) -> Prepared:
+            progress: bool = True, profile: str | None = None, memmap: bool | None = None,
+            tensor_device="auto") -> Prepared:
     """Run ``recipe`` (a name or a :class:`~mer_utils.preprocess.recipe.Recipe`) over every clip of ``table``.
 
     ``params``: a dict or params object overriding the recipe's defaults (``profile``: start from the recipe's
     suggestions for ``ci`` / ``quick`` / ``full``). ``cache``: read and write the on-disk cache
     (:mod:`mer_utils.preprocess.cache`). ``workers``: processes for the per-clip work (default: the cores,
     fewer when there are few clips to compute; 1 = in this process). ``memmap``: force (True) or forbid (False)
-    memory-mapped stacks (default: when larger than 1 GiB; needs ``cache``).
+    memory-mapped stacks (default: when larger than 1 GiB; needs ``cache``). ``tensor_device``: ``"auto"`` runs
+    the decoding and per-frame arithmetic as tensor operations on the GPU when CUDA is present
+    (:mod:`~mer_utils.preprocess.tensor_ops`; equal to the reference within the tolerances stated there, cached
+    under their own key) and the OpenCV / NumPy reference otherwise; None forces the reference, ``"cpu"`` /
+    ``"cuda"`` the tensor path there. Several recipes over the same clips: :func:`prepare_many` (each clip decoded
+    once for all of them).
     """
     from ..papers import get_recipe  # the registry sits above the paper folders, which import this package
 
-    t_start = time.perf_counter()
     rec = get_recipe(recipe)
     _check_table(table)
-    run = _Preparation(rec, table, rec.params(params, profile=profile, table=table), cache, progress)
+    return _prepare_all([(rec, params, profile)], table, cache, workers, progress, memmap, tensor_device)[rec.name]
+
+
+def prepare_many(recipes, table: pd.DataFrame, params: dict | None = None, cache: bool = True,
+                 workers: int | None = None, progress: bool = True, profile=None,
+                 memmap: bool | None = None, tensor_device="auto") -> dict[str, Prepared]:
+    """:func:`prepare` for several recipes over the same clip table, each clip's frames decoded once for all.
+
+    ``recipes``: names (or :class:`~mer_utils.preprocess.recipe.Recipe` objects); ``params``: recipe name ->
+    its params (dict or params object); ``profile``: one profile for all (``"quick"``) or recipe name -> profile;
+    the other arguments as for :func:`prepare`.
+    Faces are detected once per clip and detector (the recipes that use the same detector share them), then each
+    clip is decoded once and handed to every recipe that still needs it (not in the cache), one clip per worker at
+    a time. Every recipe's cache entries are exactly those :func:`prepare` writes for it alone (same keys, same
+    contents). Returns recipe name -> :class:`Prepared`, in the order given.
+
+    ::
+
+        preps = prepare_many(["she2020", "zhao2021", "wei2022"], table, profile="quick")
+        preps["she2020"].arrays["face"].shape
+    """
+    from ..papers import get_recipe  # the registry sits above the paper folders, which import this package
+
+    if isinstance(recipes, (str, bytes)) or not hasattr(recipes, "__iter__"):
+        recipes = [recipes]
+    recs = [get_recipe(r) for r in recipes]
+    names = [r.name for r in recs]
+    if not recs:
+        raise ValueError("prepare_many() needs at least one recipe, e.g. ['she2020', 'wei2022'].")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"Recipe(s) {dup} named twice; give each recipe once (its params by name in params=).")
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise ValueError(f"params names recipe(s) {unknown} that are not prepared here; expected keys among {names}.")
+    profiles = dict(profile) if isinstance(profile, dict) else {n: profile for n in names}
+    unknown = sorted(set(profiles) - set(names))
+    if unknown:
+        raise ValueError(f"profile names recipe(s) {unknown} that are not prepared here; expected keys among {names}.")
+    _check_table(table)
+    return _prepare_all([(r, params.get(r.name), profiles.get(r.name)) for r in recs], table, cache, workers,
+                        progress, memmap, tensor_device)
+
+
+def _prepare_all(specs: list, table: pd.DataFrame, cache: bool, workers: int | None, progress: bool,
+                 memmap: bool | None, tensor_device="auto") -> dict[str, Prepared]:
+    """The stages of :func:`prepare` for (recipe, params, profile) ``specs``, sharing faces and decoded frames."""
+    from .tensor_ops import resolve_tensor_device
+
+    t_start = time.perf_counter()
+    dev = resolve_tensor_device(tensor_device)
+    runs = [_Preparation(rec, table, rec.params(p, profile=prof, table=table), cache, progress,
+                         None if dev is None else str(dev)) for rec, p, prof in specs]
     pool = _Pool(workers)
     try:
-        run.find_faces(pool)
-        run.resolve_fallbacks()
-        run.compute_outputs(pool)
-        arrays = run.stack(memmap)
+        _find_faces(runs, pool)
+        for run in runs:
+            run.resolve_fallbacks()
+        # on the tensor path each worker opens its own device context; the steps left on the CPU (optical flow,
+        # writing the cache) still run in parallel
+        _compute_outputs(runs, pool, None if dev is None else str(dev))
+        arrays = [run.stack(memmap) for run in runs]
     finally:
         pool.close()
-    run.report.workers = pool.size
-    run.report.wall_seconds = time.perf_counter() - t_start
-    return run.result(arrays)
+    wall = time.perf_counter() - t_start
+    out = {}
+    for run, arr in zip(runs, arrays):
+        run.report.workers = pool.size
+        run.report.wall_seconds = wall
+        run.report.shared_with = [r.rec.name for r in runs if r is not run]
+        out[run.rec.name] = run.result(arr)
+    return out
+
+
+def _label(runs: list, what: str) -> str:
+    return f"{runs[0].rec.name}: {what}" if len(runs) == 1 else f"{len(runs)} recipes: {what}"
+
+
+def _find_faces(runs: list, pool: "_Pool") -> None:
+    """(1) Landmarks of every clip for every recipe: from the cache, or detected once per clip and detector."""
+    wanted: dict[int, dict] = {}  # clip -> (detector, landmark_frames) -> [(run, cache path)]
+    for run in runs:
+        for i, key, path in run.face_requests():
+            wanted.setdefault(i, {}).setdefault(key, []).append((run, path))
+    todo = sorted(wanted)
+    tasks = [(runs[0].rows[i], [(d, f, str(users[0][1]) if users[0][1] is not None else None)
+                                for (d, f), users in wanted[i].items()]) for i in todo]
+    for i, results in zip(todo, _run(_clip_faces_task, tasks, pool, _label(runs, "faces"), runs[0].progress)):
+        for users, r in zip(wanted[i].values(), results):
+            for k, (run, _) in enumerate(users):
+                run.faces[i] = r
+                if k == 0:  # the detection's time and frame count go to the first recipe that asked for it
+                    run._add_steps({"detect": r.get("seconds", 0.0)}, {"detect": int(r["status"] != "error")})
+
+
+def _compute_outputs(runs: list, pool: "_Pool", tensor_device: str | None = None) -> None:
+    """(3) Every recipe's arrays for its clips not in the cache: one task per clip for all the recipes."""
+    jobs: dict[int, list] = {}
+    for run in runs:
+        for i, job in run.output_jobs():
+            jobs.setdefault(i, []).append((run, job))
+    todo = sorted(jobs)
+    tasks = [(runs[0].rows[i], [job for _, job in jobs[i]], tensor_device) for i in todo]
+    for i, results in zip(todo, _run(_clip_outputs_task, tasks, pool, _label(runs, "clips"), runs[0].progress)):
+        for (run, _), r in zip(jobs[i], results):
+            run.take_output(i, r)
 
 
 class _Preparation:
     """The state of one :func:`prepare` call, stage by stage."""
 
-    def __init__(self, rec, table: pd.DataFrame, p, cache: bool, progress: bool):
+    def __init__(self, rec, table: pd.DataFrame, p, cache: bool, progress: bool, tensor_device: str | None = None):
         self.rec, self.table, self.p, self.cache, self.progress = rec, table, p, cache, progress
+        self.tensor_device = tensor_device
         self.pdict = canonical(p)
-        key = digest({"recipe": rec.name, "version": rec.version, "preprocess": PREPROCESS_VERSION,
-                      "params": self.pdict})
+        what = {"recipe": rec.name, "version": rec.version, "preprocess": PREPROCESS_VERSION, "params": self.pdict}
+        if tensor_device is not None:  # outputs of the tensor path are kept apart from the reference path's (never mixed)
+            what["tensor_ops"] = True
+        key = digest(what)
         self.base = preprocess_root() / rec.name / key
         self.report = PrepareReport(rec.name, key, n_clips=len(table))
         self.rows = [_row_dict(r) for _, r in table.iterrows()]
@@ -370,22 +494,21 @@ class _Preparation:
         self.metas[i] = {}
         self.report.failed.append({"clip_uid": self.uids[i], "error": error})
 
-    # (1) landmarks of every clip, from the cache or detected
-    def find_faces(self, pool: "_Pool") -> None:
+    # (1) landmarks of every clip, from the cache or detected (by _find_faces, shared between recipes)
+    def face_requests(self) -> list[tuple[int, tuple, Path | None]]:
+        """(clip, (detector, landmark_frames), cache path or None) of every clip whose landmarks are not cached;
+        the cached ones are loaded."""
         p = self.p
         fbase = preprocess_root() / "landmarks" / face_key(p.detector, p.landmark_frames)
         paths = [clip_path(fbase, u, f"-{fp}.json") for u, fp in zip(self.uids, self.fingerprints)]
-        todo = []
+        out = []
         for i, path in enumerate(paths):
             got = read_json(path) if self.cache else None
             if got is None:
-                todo.append(i)
+                out.append((i, (p.detector, int(p.landmark_frames)), path if self.cache else None))
             else:
                 self.faces[i] = got
-        tasks = [(self.rows[i], p.detector, p.landmark_frames, str(paths[i]) if self.cache else None) for i in todo]
-        for i, r in zip(todo, _run(_face_task, tasks, pool, f"{self.rec.name}: faces", self.progress)):
-            self.faces[i] = r
-            self._add_steps({"detect": r.get("seconds", 0.0)}, {"detect": int(r["status"] != "error")})
+        return out
 
     # (2) a clip without a face takes the nearest earlier detection of its subject in the table, else the nearest
     # later one (for the subject's first clips), else a whole-frame template; a detection is only borrowed from a
@@ -426,8 +549,9 @@ class _Preparation:
             rep.fallbacks.append({"clip_uid": self.uids[i], "source": self.sources[-1],
                                   "reason": face.get("error", "no face found on the onset, apex or middle frame")})
 
-    # (3) the recipe's arrays for every clip not in the cache
-    def compute_outputs(self, pool: "_Pool") -> None:
+    # (3) the recipe's arrays for every clip not in the cache (computed by _compute_outputs, one task per clip)
+    def output_jobs(self) -> list[tuple[int, tuple]]:
+        """(clip, job for _output_task) of every clip whose entry is not in the cache."""
         self.entries = [clip_path(self.base, u, f"-{digest({'frames': fp, 'landmarks': np.round(lm, 2)})}.npz")
                         for u, fp, lm in zip(self.uids, self.fingerprints, self.landmarks)]
         todo = [i for i, path in enumerate(self.entries) if not (self.cache and path.is_file())]
@@ -435,17 +559,18 @@ class _Preparation:
         if self.cache:
             atomic_write_json(self.base / "params.json",
                               {"recipe": self.rec.name, "version": self.rec.version, "params": self.pdict})
-        tasks = [(self.rec.name, self.pdict, self.rows[i], self.landmarks[i].tolist(),
-                  str(self.entries[i]) if self.cache else None, not self.cache) for i in todo]
-        for i, r in zip(todo, _run(_output_task, tasks, pool, f"{self.rec.name}: clips", self.progress)):
-            self._add_steps(r["seconds"], r["frames"])
-            if not r["ok"]:
-                self._fail(i, r["error"])
-                continue
-            self.metas[i] = r["meta"]
-            self.report.computed += 1
-            if r["arrays"] is not None:
-                self.loaded[i] = r["arrays"]
+        return [(i, (self.rec.name, self.pdict, self.landmarks[i].tolist(),
+                     str(self.entries[i]) if self.cache else None, not self.cache)) for i in todo]
+
+    def take_output(self, i: int, r: dict) -> None:
+        self._add_steps(r["seconds"], r["frames"])
+        if not r["ok"]:
+            self._fail(i, r["error"])
+            return
+        self.metas[i] = r["meta"]
+        self.report.computed += 1
+        if r["arrays"] is not None:
+            self.loaded[i] = r["arrays"]
 
     def _entry(self, i: int, keys: list) -> tuple[dict, dict] | None:
         """Arrays (``keys``) and metadata of clip i: from this run, the cache, or recomputed if the entry vanished."""
@@ -455,8 +580,11 @@ class _Preparation:
         got = load_npz(self.entries[i], keys=keys, problems=problems)
         if got is not None:
             return got
-        r = _output_task(self.rec.name, self.pdict, self.rows[i], self.landmarks[i].tolist(),
-                         str(self.entries[i]) if self.cache else None, True)
+        from .recipe import tensor_path
+
+        with tensor_path(self.tensor_device):
+            r = _output_task(self.rec.name, self.pdict, self.rows[i], self.landmarks[i].tolist(),
+                             str(self.entries[i]) if self.cache else None, True)
         # counted as computed, not cached: the entry was damaged (or vanished) since compute_outputs saw it
         self.report.cached = max(0, self.report.cached - 1)
         self.report.recomputed.append({"clip_uid": self.uids[i], "entry": str(self.entries[i]),

@@ -19,9 +19,31 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from . import clips as _clips
 from .align import as_size, warp_frames
 from .clips import ClipSegment, read_positions, reduce_factor, reduced_matrix
 from .faces import DETECTORS
+from .magnify import magnify_against_onset
+from .residual import absolute_residual_sum, relative_residual_sum
+from .temporal import temporal_interpolate
+
+#: The torch device of the tensor path while :func:`tensor_path` is active (set per clip by ``prepare``), else
+#: None: the OpenCV / NumPy reference functions.
+_TENSOR_DEVICE = None
+
+
+@contextmanager
+def tensor_path(device):
+    """Run the shared steps below (:func:`read_aligned`, :func:`tim_frames`, :func:`magnify_frames`,
+    :func:`residual_sums`) with :mod:`~mer_utils.preprocess.tensor_ops` on ``device`` (a torch device or name;
+    None: the reference path)."""
+    global _TENSOR_DEVICE
+    saved = _TENSOR_DEVICE
+    _TENSOR_DEVICE = device
+    try:
+        yield
+    finally:
+        _TENSOR_DEVICE = saved
 
 
 class StepTimer:
@@ -155,8 +177,11 @@ def _scale(m: np.ndarray) -> float:
 def read_aligned(seg: ClipSegment, positions, transforms: list, sizes: list, color: bool,
                  timer: StepTimer) -> list[np.ndarray]:
     """Decode ``positions`` once (JPEG-reduced when every transform shrinks enough) and warp them with each
-    transform to its size."""
+    transform to its size. On the tensor path: full frames decoded in one batch on the device (shared by the
+    recipes of a clip inside :func:`~mer_utils.preprocess.clips.shared_decoding`), warped there."""
     positions = list(positions)
+    if _TENSOR_DEVICE is not None:
+        return _read_aligned_tensor(seg, positions, transforms, sizes, color, timer)
     r = reduce_factor(max(_scale(m) for m in transforms), str(seg.paths[0]))
     with timer("read", len(positions)):
         frames = read_positions(seg, positions, color=color, reduce=r)
@@ -165,3 +190,60 @@ def read_aligned(seg: ClipSegment, positions, transforms: list, sizes: list, col
         for m, s in zip(transforms, sizes):
             out.append(warp_frames(frames, reduced_matrix(m, r), s))
     return out
+
+
+def _read_aligned_tensor(seg, positions, transforms, sizes, color, timer):
+    import torch
+
+    from .tensor_ops import decode_frames, warp_frames_tensor
+
+    dev = _TENSOR_DEVICE
+    memo = _clips._SHARED if _clips._SHARED is not None else {}
+    paths = [str(seg.paths[p]) for p in positions]
+    with timer("read", len(positions)):
+        missing = list(dict.fromkeys(p for p in paths if (p, color, "tensor") not in memo))
+        if missing:
+            for p, img in zip(missing, decode_frames(missing, dev, color=color, clip=seg.name)):
+                memo[(p, color, "tensor")] = img
+        frames = torch.stack([memo[(p, color, "tensor")] for p in paths])
+    out = []
+    with timer("align", len(positions) * len(transforms)):
+        for m, s in zip(transforms, sizes):
+            out.append(warp_frames_tensor(frames, m, s).cpu().numpy())
+    return out
+
+
+def _on_device(x):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(x)).to(_TENSOR_DEVICE)
+
+
+def tim_frames(frames: np.ndarray, n_out: int) -> np.ndarray:
+    """TIM of uint8 frames to ``n_out`` frames, uint8 (:func:`~mer_utils.preprocess.temporal.temporal_interpolate`,
+    or its tensor version on the tensor path)."""
+    if _TENSOR_DEVICE is None:
+        return temporal_interpolate(frames, n_out, dtype=np.uint8)
+    from .tensor_ops import temporal_interpolate_tensor
+
+    return temporal_interpolate_tensor(_on_device(frames), n_out).cpu().numpy()
+
+
+def magnify_frames(onset: np.ndarray, frames: np.ndarray, factors, method: str = "eulerian", network=None) -> np.ndarray:
+    """AMAN's stack (:func:`~mer_utils.preprocess.magnify.magnify_against_onset`); the Eulerian magnifier as
+    tensor operations on the tensor path (Oh et al.'s network runs where it was loaded)."""
+    if _TENSOR_DEVICE is None or method != "eulerian":
+        return magnify_against_onset(onset, frames, factors, method=method, network=network)
+    from .tensor_ops import magnify_pair_tensor
+
+    return magnify_pair_tensor(_on_device(onset), _on_device(frames), factors).cpu().numpy()
+
+
+def residual_sums(start_frame: np.ndarray, key_frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Zhao et al. 2021's ARS and RRS images (eq. 5-7) of a start frame and its key frames (uint8 each)."""
+    if _TENSOR_DEVICE is None:
+        return absolute_residual_sum(start_frame, key_frames), relative_residual_sum(start_frame, key_frames)
+    from .tensor_ops import absolute_residual_sum_tensor, relative_residual_sum_tensor
+
+    a, k = _on_device(start_frame), _on_device(key_frames)
+    return absolute_residual_sum_tensor(a, k).cpu().numpy(), relative_residual_sum_tensor(a, k).cpu().numpy()

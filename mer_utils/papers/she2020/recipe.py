@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...preprocess.align import alignment_transform, as_size
-from ...preprocess.recipe import FaceParams, Recipe, check_choice, check_positive, frame_shape, read_aligned
+from ...preprocess.recipe import FaceParams, Recipe, check_choice, check_positive, frame_shape, read_aligned, \
+    tim_frames
 from ...preprocess.roi import SHE_FACE_SIZE, she_rois
-from ...preprocess.temporal import resample_uniform, temporal_interpolate
+from ...preprocess.temporal import resample_uniform
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class She2020(Recipe):
         (faces,) = read_aligned(seg, range(len(seg)), [m], [p.size], p.color, timer)
         with timer("temporal", p.n_frames):
             if p.temporal == "tim":
-                out = temporal_interpolate(faces, p.n_frames, dtype=np.uint8)
+                out = tim_frames(faces, p.n_frames)
             else:
                 out = resample_uniform(faces, p.n_frames)
         return {"face": out}, {"n_source_frames": len(seg)}

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...preprocess.align import alignment_transform, as_size
-from ...preprocess.magnify import MAGNIFIERS, load_magnification_network, magnify_against_onset
-from ...preprocess.recipe import FaceParams, Recipe, check_choice, check_positive, frame_shape, read_aligned
-from ...preprocess.temporal import temporal_interpolate
+from ...preprocess.magnify import MAGNIFIERS, load_magnification_network
+from ...preprocess.recipe import FaceParams, Recipe, check_choice, check_positive, frame_shape, magnify_frames, \
+    read_aligned, tim_frames
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,10 @@ class Wei2022(Recipe):
         m = alignment_transform(landmarks, p.size, p.crop, p.margin)
         (faces,) = read_aligned(seg, range(len(seg)), [m], [p.size], True, timer)
         with timer("temporal", p.tim_length):
-            tim = temporal_interpolate(faces, p.tim_length, dtype=np.uint8)
+            tim = tim_frames(faces, p.tim_length)
         sel = self.frame_indices(p)
         factors = self.factors(p)
         with timer("magnify", len(sel) * len(factors)):
             net = _network(p.magnifier_checkpoint) if p.magnifier == "oh2018" else None
-            mag = magnify_against_onset(tim[0], tim[sel], factors, method=p.magnifier, network=net)
+            mag = magnify_frames(tim[0], tim[sel], factors, method=p.magnifier, network=net)
         return {"magnified": mag}, {"n_source_frames": len(seg), "tim_frames": sel}

@@ -10,8 +10,8 @@ import numpy as np
 
 from ...preprocess.align import REGISTER_CHOICES, alignment_transform, as_size, register_to_first
 from ...preprocess.flow import METHODS as FLOW_METHODS, flow_image
-from ...preprocess.recipe import FaceParams, Recipe, check_choice, check_positive, frame_shape, read_aligned
-from ...preprocess.residual import absolute_residual_sum, relative_residual_sum
+from ...preprocess.recipe import FaceParams, Recipe, check_choice, check_positive, frame_shape, read_aligned, \
+    residual_sums
 from ...preprocess.temporal import key_frames, residual_segment
 
 
@@ -68,8 +68,8 @@ class Zhao2021(Recipe):
             with timer("register", len(positions) - 1):
                 al = register_to_first(al, p.register)
         with timer("residual", len(keys)):
-            arrays = {"ars": absolute_residual_sum(al[0], al[1:1 + len(keys)]),
-                      "rrs": relative_residual_sum(al[0], al[1:1 + len(keys)]),
+            ars, rrs = residual_sums(al[0], al[1:1 + len(keys)])
+            arrays = {"ars": ars, "rrs": rrs,
                       "key_frame": al[len(keys)].copy()}  # the last key frame itself: the raw-frame ablation
         if p.flows:
             fs = int(p.flow_size)
