@@ -40,9 +40,10 @@ NOTEBOOK_DIR = repo_path("notebooks")
 NOTEBOOK_NAME = re.compile(r"^(\d\d)_([a-z0-9]+(?:_[a-z0-9]+)*)\.ipynb$")
 KERNEL_NAME = "python3"
 #: Environment for the refresh of committed outputs and for the notebook tests, so both agree.
-#: The baselines are CPU runs (``CUDA_VISIBLE_DEVICES=""``): a GPU computes other last digits.
+#: The baselines are CPU runs (``CUDA_VISIBLE_DEVICES=""``): a GPU computes other last digits. Folds run in the
+#: notebook's process (``MER_EXECUTOR=local``), whatever the user's shell sets.
 REPRODUCIBLE_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_DISABLE": "1",
-                    "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+                    "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "", "MER_EXECUTOR": "local"}
 
 
 class CourseError(ValueError):

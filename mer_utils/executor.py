@@ -106,7 +106,7 @@ def connect(executor: str):
             cpus = os.environ.get(RAY_CPUS_ENV, "").strip()
             if cpus and not cpus.isdigit():
                 raise ExecutorError(f"${RAY_CPUS_ENV}={cpus!r}: expected a whole number of CPU cores (or unset).")
-            ray.init(address="local", num_cpus=int(cpus) if cpus else None, **kwargs)
+            _start_local(ray, int(cpus) if cpus else None, kwargs)
         elif executor == "auto":
             ray.init(address="auto", **kwargs)
         else:
@@ -115,9 +115,12 @@ def connect(executor: str):
         raise
     except Exception as err:
         if executor == "ray":
-            raise ExecutorError(f"Could not start a Ray instance on this machine: {str(err).splitlines()[0][:300]} "
-                                "(an overloaded machine delays Ray's start; its logs are in "
-                                f"/tmp/ray/session_latest/logs). Retry, or set {EXECUTOR_ENV}=local.") from err
+            raise ExecutorError(
+                f"Could not start a Ray instance on this machine (3 tries): {str(err).splitlines()[0][:300]}. On a "
+                "loaded machine Ray's raylet gives up after 15 s waiting for its Python agents to start (Ray issue "
+                "#65983; logs in /tmp/ray/session_latest/logs). Fix: retry when the machine is less busy (`uptime`), "
+                f"or join an instance already running ({EXECUTOR_ENV}=auto after `ray start --head`), or set "
+                f"{EXECUTOR_ENV}=local.") from err
         if not isinstance(err, (ConnectionError, TimeoutError, RuntimeError)):
             raise
         where = "the cluster this machine joined (address 'auto')" if executor == "auto" else executor
@@ -127,6 +130,19 @@ def connect(executor: str):
                             f"alone, or {EXECUTOR_ENV}=local.") from err
     _connected = executor
     return ray
+
+
+def _start_local(ray, num_cpus, kwargs, attempts: int = 3) -> None:
+    """``ray.init`` of a local instance, tried ``attempts`` times: on a loaded machine Ray's raylet can give up
+    waiting (15 s, fixed) for its Python metrics agent to start (ray-project/ray#65983)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(address="local", num_cpus=num_cpus, **kwargs)
+            return
+        except Exception:
+            ray.shutdown()
+            if attempt == attempts:
+                raise
 
 
 def task_options(ray) -> dict:

@@ -128,6 +128,7 @@ def test_unreachable_cluster_is_a_clear_error_before_anything_is_written(tmp_pat
 
 
 def test_executor_names_are_checked(monkeypatch):
+    monkeypatch.delenv(E.EXECUTOR_ENV, raising=False)
     assert E.resolve_executor(None) == "local"
     monkeypatch.setenv(E.EXECUTOR_ENV, "Ray")
     assert E.resolve_executor(None) == "ray" and E.resolve_executor("local") == "local"

@@ -206,6 +206,8 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
     bar.close()
     preds = [preds[f.name] for f in folds]  # fold order, whatever order they finished in
     computed = [f.name for f in folds if f.name in computed]
+    histories = {f.name: histories[f.name] for f in folds if f.name in histories}
+    seconds = {f.name: seconds[f.name] for f in folds}
     predictions = pd.concat(preds, ignore_index=True)
     metrics = evaluation.summarize(predictions, list(range(C)), per_fold=True)
     metrics["class_names"] = class_names
