@@ -116,9 +116,9 @@ def connect(executor: str):
     except Exception as err:
         if executor == "ray":
             raise ExecutorError(
-                f"Could not start a Ray instance on this machine (3 tries): {str(err).splitlines()[0][:300]}. On a "
+                f"Could not start a Ray instance on this machine (3 tries): {str(err).splitlines()[0][:300].rstrip('.')}. On a "
                 "loaded machine Ray's raylet gives up after 15 s waiting for its Python agents to start (Ray issue "
-                "#65983; logs in /tmp/ray/session_latest/logs). Fix: retry when the machine is less busy (`uptime`), "
+                "#65983; each Ray process spends seconds of CPU importing ray; logs in /tmp/ray/session_latest/logs). Fix: retry when the machine is less busy (`uptime`), "
                 f"or join an instance already running ({EXECUTOR_ENV}=auto after `ray start --head`), or set "
                 f"{EXECUTOR_ENV}=local.") from err
         if not isinstance(err, (ConnectionError, TimeoutError, RuntimeError)):

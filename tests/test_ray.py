@@ -174,3 +174,23 @@ def test_course_runs_notebooks_as_ray_tasks_with_the_same_summary(ray_local, tmp
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["executor"] == "ray" and [n["status"] for n in summary["notebooks"]] == ["ok", "failed"]
     assert "| 90_last | failed |" in (run_dir / "summary.md").read_text()
+
+
+def test_local_runner_never_imports_ray(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom collections import namedtuple\nimport numpy as np, pandas as pd\n"
+              "from mer_utils import training as T\n"
+              "t = pd.DataFrame({'clip_uid': list('abcd'), 'subject_uid': list('aabb'), 'dataset': 'x',"
+              " 'label': [0, 1, 0, 1]})\n"
+              "F = namedtuple('F', 'name train test')\n"
+              "folds = [F('a', np.array([2, 3]), np.array([0, 1])), F('b', np.array([0, 1]), np.array([2, 3]))]\n"
+              "T.cross_validate(lambda fo, tr, te, d: np.zeros(len(te), int), t, folds, notebook='n', dataset='x',"
+              " protocol='p', method_name='m', root=sys.argv[1], progress=False, device='cpu')\n"
+              "assert 'ray' not in sys.modules, 'the local runner imported ray'\n")
+    env = {k: v for k, v in os.environ.items() if k != E.EXECUTOR_ENV}
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(list(tmp_path.glob("n/x/p/*/folds/*/fold.json"))) == 2
