@@ -35,6 +35,10 @@ class ExecutorError(RuntimeError):
     """A bad executor name, Ray missing, or a cluster that cannot be reached."""
 
 
+class RayStartError(ExecutorError):
+    """A local Ray instance did not start (on a loaded machine: its raylet's fixed 15 s wait for its agents)."""
+
+
 def resolve_executor(executor: str | None = None) -> str:
     """The executor to use: ``executor`` when given, else ``$MER_EXECUTOR``, else ``'local'``; validated."""
     source = "executor=" if executor not in (None, "") else f"${EXECUTOR_ENV}="
@@ -115,7 +119,7 @@ def connect(executor: str):
         raise
     except Exception as err:
         if executor == "ray":
-            raise ExecutorError(
+            raise RayStartError(
                 f"Could not start a Ray instance on this machine (3 tries): {str(err).splitlines()[0][:300].rstrip('.')}. On a "
                 "loaded machine Ray's raylet gives up after 15 s waiting for its Python agents to start (Ray issue "
                 "#65983; each Ray process spends seconds of CPU importing ray; logs in /tmp/ray/session_latest/logs). Fix: retry when the machine is less busy (`uptime`), "
@@ -137,7 +141,10 @@ def _start_local(ray, num_cpus, kwargs, attempts: int = 3) -> None:
     waiting (15 s, fixed) for its Python metrics agent to start (ray-project/ray#65983)."""
     for attempt in range(1, attempts + 1):
         try:
-            ray.init(address="local", num_cpus=num_cpus, **kwargs)
+            # no prestarted workers: they would import ray while the raylet waits for its agents to start
+            ray.init(address="local", num_cpus=num_cpus, _system_config={"enable_worker_prestart": False,
+                                                                         "prestart_worker_first_driver": False},
+                     **kwargs)
             return
         except Exception:
             ray.shutdown()

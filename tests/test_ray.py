@@ -28,7 +28,10 @@ def ray_local():
     old = os.environ.get(E.RAY_CPUS_ENV)
     os.environ[E.RAY_CPUS_ENV] = "2"
     try:
-        E.connect("ray")
+        try:
+            E.connect("ray")
+        except E.RayStartError as err:  # the machine, not the code: Ray's raylet timed out waiting for its agents
+            pytest.skip(f"Ray could not start on this (overloaded) machine: {err}")
         assert ray.cluster_resources()["CPU"] == 2
         yield ray
     finally:
