@@ -50,6 +50,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ["MER_RAY_NUM_CPUS"] = str(args.workers)
+    # Ray runs its workers at nice 15 by default; the local runner runs at this process's niceness. Compare like
+    # with like (on a machine shared with other jobs the default makes every fold yield to them).
+    os.environ.setdefault("RAY_worker_niceness", "0")
     import pandas as pd
     import torch
 
@@ -68,7 +71,8 @@ def main(argv=None) -> int:
     folds = leave_one_subject_out(table)
     cfg = TrainConfig(epochs=args.epochs, batch_size=8, lr=0.01, optimizer="sgd")
     out = {"size": args.size, "n_clips": len(table), "n_folds": len(folds), "epochs": args.epochs,
-           "workers": args.workers, "executor": args.executor, "cpus": os.cpu_count(), "platform": platform.platform(),
+           "workers": args.workers, "executor": args.executor,
+           "ray_worker_niceness": os.environ["RAY_worker_niceness"], "cpus": os.cpu_count(), "platform": platform.platform(),
            "load_before": os.getloadavg()}
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
