@@ -6,6 +6,7 @@ Usage (``scripts/course.sh`` sets up the environment, then calls this)::
     python -m mer_utils.course run                          # every notebook, quick profile
     python -m mer_utils.course run --notebook 10 --notebook 20 --profile full
     python -m mer_utils.course run --notebook 30 -p EPOCHS 5 -p DEVICE cuda
+    python -m mer_utils.course run --profile full --executor ray   # notebooks as Ray tasks, one GPU each
     python -m mer_utils.course list                         # notebooks and their parameters
     python -m mer_utils.course refresh 00                   # maintainers: store a notebook's default outputs
     python -m mer_utils.course plan --profile full          # cost plan: GPU-hours, GPU/host memory, disk (mer_utils.plan)
@@ -39,9 +40,10 @@ NOTEBOOK_DIR = repo_path("notebooks")
 NOTEBOOK_NAME = re.compile(r"^(\d\d)_([a-z0-9]+(?:_[a-z0-9]+)*)\.ipynb$")
 KERNEL_NAME = "python3"
 #: Environment for the refresh of committed outputs and for the notebook tests, so both agree.
-#: The baselines are CPU runs (``CUDA_VISIBLE_DEVICES=""``): a GPU computes other last digits.
+#: The baselines are CPU runs (``CUDA_VISIBLE_DEVICES=""``): a GPU computes other last digits. Folds run in the
+#: notebook's process (``MER_EXECUTOR=local``), whatever the user's shell sets.
 REPRODUCIBLE_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_DISABLE": "1",
-                    "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "",
+                    "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "", "MER_EXECUTOR": "local",
                     # the explorers of notebooks 01 and 50 draw their default state as a figure (mer_utils.explore)
                     "MER_HEADLESS": "1"}
 
@@ -233,14 +235,22 @@ def write_summary(run_dir: Path, results: list[NotebookResult], info: dict) -> P
 def run(notebooks: list[str] | None = None, profile: str = "quick", params: dict | None = None,
         out: str | os.PathLike | None = None, data_size: str | None = None, generate_data: bool = True,
         kernel_name: str = KERNEL_NAME, folder: Path = NOTEBOOK_DIR,
-        require_licensed: bool = False) -> tuple[Path, list[NotebookResult]]:
+        require_licensed: bool = False, executor: str = "local") -> tuple[Path, list[NotebookResult]]:
     """Run notebooks headless; return the run folder and the per-notebook results.
 
     ``require_licensed=True`` (``--require-licensed``): every notebook stops at its first dataset that is not
     under the data root instead of falling back to the synthetic set (``$MER_REQUIRE_LICENSED=1`` in the
     kernels; a notebook's own ``REQUIRE_LICENSED=False`` parameter still wins). The synthetic data is then not
     generated either.
+    ``executor``: ``"local"`` runs the notebooks one after another here; ``"ray"``, ``"auto"`` or
+    ``"ray://HOST:PORT"`` run each as a Ray task with one GPU (:func:`run_on_ray`), same run folder and summary.
     """
+    from .executor import ExecutorError, is_ray, resolve_executor
+
+    try:
+        executor = resolve_executor(executor or "local")
+    except ExecutorError as exc:
+        raise CourseError(str(exc)) from exc
     check_profile(profile)
     chosen = resolve_notebooks(notebooks, folder)
     if not chosen:
@@ -269,18 +279,86 @@ def run(notebooks: list[str] | None = None, profile: str = "quick", params: dict
         from .paths import REQUIRE_LICENSED_ENV
 
         env[REQUIRE_LICENSED_ENV] = "1"
+    info["executor"] = executor
+    if is_ray(executor):
+        results = run_on_ray(executor, chosen, plan, run_dir, env, kernel_name, info)
+    else:
+        results = _run_here(chosen, plan, run_dir, env, kernel_name, info)
+    summary = write_summary(run_dir, results, info)
+    print(summary.read_text())
+    print(f"[course] executed notebooks and summary in {run_dir}")
+    return run_dir, results
+
+
+def _report(res: NotebookResult) -> None:
+    msg = "ok" if res.status == "ok" else f"FAILED in cell {res.error.get('cell')}: {res.error.get('ename')}"
+    print(f"[course] {res.notebook}: {msg} ({res.seconds} s)", flush=True)
+
+
+def _run_here(chosen, plan, run_dir, env, kernel_name, info) -> list[NotebookResult]:
     results = []
     for nb in chosen:
         print(f"[course] running {nb.name} with {plan[nb]} ...", flush=True)
         res = execute_notebook(nb, run_dir / "notebooks" / nb.name, plan[nb], run_dir, env, kernel_name)
         results.append(res)
-        msg = "ok" if res.status == "ok" else f"FAILED in cell {res.error.get('cell')}: {res.error.get('ename')}"
-        print(f"[course] {nb.name}: {msg} ({res.seconds} s)", flush=True)
+        _report(res)
         write_summary(run_dir, results, info)
-    summary = write_summary(run_dir, results, info)
-    print(summary.read_text())
-    print(f"[course] executed notebooks and summary in {run_dir}")
-    return run_dir, results
+    return results
+
+
+def ray_stages(chosen: list[Path]) -> list[list[Path]]:
+    """Notebooks grouped into stages that may run at the same time: the shared notebooks (``0N``: data,
+    preprocessing caches, evaluation), then the papers (``10``-``89``), then the closing ones (``9N``, which
+    read every other notebook's results)."""
+    def stage(nb: Path) -> int:
+        n = int(nb.name[:2])
+        return 0 if n < 10 else (2 if n >= 90 else 1)
+    return [grp for k in (0, 1, 2) if (grp := [nb for nb in chosen if stage(nb) == k])]
+
+
+def _notebook_task(sys_path, notebook, output, parameters, run_dir, env, kernel_name):
+    """One notebook inside a Ray worker (Ray shows it only its own GPU); its folds run locally."""
+    from .executor import extend_sys_path
+
+    extend_sys_path(sys_path)
+    return execute_notebook(Path(notebook), Path(output), parameters, Path(run_dir), env, kernel_name,
+                            progress=False)
+
+
+def run_on_ray(executor: str, chosen, plan, run_dir: Path, env: dict, kernel_name: str,
+               info: dict) -> list[NotebookResult]:
+    """Run the notebooks as Ray tasks, one GPU each (one CPU core without GPUs), stage by stage
+    (:func:`ray_stages`); the summary is rewritten as each finishes, in the notebooks' order. The run folder,
+    the data and the result store must be on a filesystem every node sees (a cluster) — on one machine they are."""
+    from .executor import ExecutorError, connect, task_options
+
+    try:
+        ray = connect(executor)
+    except ExecutorError as exc:
+        raise CourseError(str(exc)) from exc
+    opts = task_options(ray)
+    info["ray"] = {"tasks": opts, "cluster": {k: v for k, v in ray.cluster_resources().items()
+                                              if k in ("CPU", "GPU", "memory")}}
+    task = ray.remote(**opts)(_notebook_task)
+    env = {**env, "MER_EXECUTOR": "local"}  # a notebook holds one GPU: its folds run one after another
+    done: dict[Path, NotebookResult] = {}
+    for group in ray_stages(chosen):
+        print(f"[course] Ray ({executor}): starting {', '.join(nb.name for nb in group)} ({opts})", flush=True)
+        pending = {task.remote(list(sys.path), str(nb), str(run_dir / "notebooks" / nb.name), plan[nb], str(run_dir),
+                               env, kernel_name): nb for nb in group}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                nb = pending.pop(ref)
+                try:
+                    res = ray.get(ref)
+                except ray.exceptions.RayError as err:  # the worker died (retries exhausted)
+                    res = NotebookResult(nb.stem, "failed", 0.0, plan[nb], str(run_dir / "notebooks" / nb.name),
+                                         {}, {"cell": None, "ename": type(err).__name__, "evalue": str(err)[:2000]})
+                done[nb] = res
+                _report(res)
+                write_summary(run_dir, [done[n] for n in chosen if n in done], info)
+    return [done[nb] for nb in chosen]
 
 
 def strip_execution_metadata(path: Path, baseline: dict | None = None) -> None:
@@ -359,6 +437,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--require-licensed", action="store_true", help="stop each notebook at its first dataset "
                    "missing under the data root instead of using the synthetic set ($MER_REQUIRE_LICENSED=1)")
     r.add_argument("--kernel", default=KERNEL_NAME, help="Jupyter kernel name (default python3)")
+    r.add_argument("--executor", default="local", help="local (default: one notebook after another) | ray (each "
+                   "notebook a Ray task with one GPU, on this machine) | auto | ray://HOST:PORT (an existing Ray "
+                   "cluster); needs `pip install -e .[ray]`")
     sub.add_parser("list", help="list the notebooks and their parameters")
     c = sub.add_parser("plan", help="estimated GPU-hours (one H100), peak GPU / host memory and disk per notebook "
                        "(computed from the settings and the data's size; see mer_utils.plan)")
@@ -419,7 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         if "PROFILE" in params:
             raise CourseError("Pass the profile with --profile, not -p PROFILE.")
         _, results = run(args.notebook, args.profile, params, args.out, args.data_size,
-                         not args.no_data, args.kernel, require_licensed=args.require_licensed)
+                         not args.no_data, args.kernel, require_licensed=args.require_licensed,
+                         executor=args.executor)
         return 0 if all(r.status == "ok" for r in results) else 1
     except CourseError as exc:
         print(f"mer-course: error: {exc}", file=sys.stderr)

@@ -4,6 +4,7 @@
 #   scripts/course.sh                                   # all notebooks, quick profile
 #   scripts/course.sh --notebook 10 --profile full      # one notebook, the paper's settings
 #   scripts/course.sh --notebook 30 -p EPOCHS 5         # pass notebook parameters
+#   scripts/course.sh --profile full --executor ray     # notebooks as Ray tasks, one GPU each (README: Ray)
 #   scripts/course.sh list                              # notebooks and their parameters
 #   scripts/course.sh plan --profile full [--json]      # cost plan: GPU-hours, memory, disk per notebook
 #   scripts/course.sh site [--run runs/<stamp>-<profile>]   # HTML site from executed notebooks (runs/site/html)

@@ -12,6 +12,8 @@ cd "$ROOT"
 # CPU only (CUDA_VISIBLE_DEVICES=""): the baselines are CPU runs (mer_utils.course.REPRODUCIBLE_ENV).
 # MER_HEADLESS=1: the interactive explorers (mer_utils.explore) draw static figures, as in the stored outputs.
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 HF_HUB_OFFLINE=1 MER_HEADLESS=1 CUDA_VISIBLE_DEVICES=
+# Folds in the notebook process (tests/test_ray.py starts its own Ray instance).
+export MER_EXECUTOR=local
 # The baselines hold only under the locked versions: stop here, with the differences, if .venv is not the lock.
 "$ROOT/.venv/bin/python" -m mer_utils.envcheck
 # (no MPLBACKEND: notebooks draw with the inline backend, as when their outputs were stored)

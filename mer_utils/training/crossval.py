@@ -93,7 +93,7 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
                    dataset: str, protocol: str, method_name: str, params: Mapping[str, Any] | None = None,
                    class_names: Sequence[str] | None = None, seed: int = 0, device: Any = "auto",
                    data_source: str | None = None, subject_wise: bool = True, root: str | os.PathLike | None = None,
-                   progress: bool = True, max_folds: int | None = None) -> CVResult:
+                   progress: bool = True, max_folds: int | None = None, executor: str | None = None) -> CVResult:
     """Run ``method`` on every fold; return pooled predictions and metrics; store everything as it goes.
 
     Parameters
@@ -114,14 +114,27 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
         subject-overlapping split such as Reddy et al.'s 80/20; it is recorded).
     max_folds : run only the first ``max_folds`` folds (tiny profiles); the folder records which.
 
+    executor : where the folds run (:mod:`mer_utils.executor`): ``"local"`` (one after another here), ``"ray"``
+        (Ray tasks on this machine: one GPU each, or one CPU core without CUDA), ``"auto"`` / ``"ray://HOST:PORT"``
+        (an existing Ray cluster); default ``$MER_EXECUTOR``, else local. The folder, the fold files, the resume
+        and the predictions are the same whatever the executor (each fold has its own seed).
+
     Resume: a fold whose ``fold.json`` exists is read back instead of recomputed (its test clips are
     checked). Each fold runs with its own seed (:func:`fold_seed`). Returns a :class:`CVResult`.
     """
     import torch
     from tqdm.auto import tqdm
 
-    from ..device import resolve_device, seed_everything
+    from ..device import resolve_device
+    from ..executor import is_ray, resolve_executor
 
+    executor = resolve_executor(executor)
+    if is_ray(executor):  # fail before anything is written: Ray missing, cluster address unreachable
+        from ..executor import check_reachable, import_ray
+
+        if executor.startswith("ray://"):
+            check_reachable(executor)
+        import_ray()
     meth = as_method(method)
     table = as_table(data)
     groups = table["subject_uid"].to_numpy()
@@ -166,15 +179,14 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
     if not (folder / "environment.json").exists():
         results.atomic_write_json(folder / "environment.json", results.environment_info(dev))
 
-    preds, histories, seconds, computed, resumed = [], {}, {}, [], []
+    preds, histories, seconds, computed, resumed = {}, {}, {}, [], []
     t_start = time.perf_counter()
-    bar = tqdm(list(zip(folds, checked)), desc=f"{method_name} | {protocol}", disable=not progress)
-    for i, (fold, (train_idx, test_idx)) in enumerate(bar):
+    todo = []
+    for i, (fold, (train_idx, test_idx)) in enumerate(zip(folds, checked)):
         fdir = folder / "folds" / _fold_dirname(i, fold.name)
-        test_uids = table["clip_uid"].to_numpy()[test_idx]
         done = fdir / "fold.json"
         if done.exists():
-            info, fp, problem = _read_finished_fold(fdir, test_uids, C)
+            info, fp, problem = _read_finished_fold(fdir, table["clip_uid"].to_numpy()[test_idx], C)
             if problem is not None:
                 aside = _set_aside(fdir)
                 warnings.warn(f"{problem}: that fold is recomputed (the damaged files were kept in {aside}); the "
@@ -184,29 +196,34 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
             if (fdir / "history.csv").exists():
                 histories[fold.name] = pd.read_csv(fdir / "history.csv")
             resumed.append(fold.name)
+            preds[fold.name] = fp
         else:
-            fdir.mkdir(parents=True, exist_ok=True)
-            s = fold_seed(seed, fold.name)
-            seed_everything(s)
-            t0 = time.perf_counter()
-            out = as_fold_output(meth.run_fold(data, fold, train_idx, test_idx, fdir, dev, s, progress), len(test_idx))
-            elapsed = time.perf_counter() - t0
-            fp = _fold_predictions(table, fold.name, test_idx, out, class_names)
-            results.atomic_write_csv(fdir / "predictions.csv", fp)
-            if out.history is not None and len(out.history):
-                results.atomic_write_csv(fdir / "history.csv", out.history)
-                histories[fold.name] = out.history
-            for tname, t in out.tables.items():
-                results.atomic_write_csv(fdir / f"{tname}.csv", t)
-            results.atomic_write_json(done, {"name": fold.name, "index": i, "seed": s, "n_train": len(train_idx),
-                                             "n_test": len(test_idx), "seconds": elapsed, "device": str(dev),
-                                             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
-            seconds[fold.name] = elapsed
-            computed.append(fold.name)
-        preds.append(fp)
+            todo.append((i, fold, train_idx, test_idx, fdir))
+    bar = tqdm(total=len(folds), initial=len(resumed), desc=f"{method_name} | {protocol}", disable=not progress)
+
+    def finished(name, fp, history, elapsed):
+        preds[name], seconds[name] = fp, elapsed
+        if history is not None and len(history):
+            histories[name] = history
+        computed.append(name)
+        bar.update(1)
         if progress:
-            allp = pd.concat(preds)
+            allp = pd.concat(preds.values())
             bar.set_postfix(acc=f"{np.mean(allp['true'] == allp['pred']):.3f}")
+
+    if is_ray(executor) and todo:
+        from .distributed import run_folds_on_ray
+
+        run_folds_on_ray(executor, meth, data, table, todo, seed, device, class_names, finished, folder)
+    else:
+        for i, fold, train_idx, test_idx, fdir in todo:
+            finished(fold.name, *compute_fold(meth, data, table, i, fold, train_idx, test_idx, fdir, dev, seed,
+                                              class_names, progress))
+    bar.close()
+    preds = [preds[f.name] for f in folds]  # fold order, whatever order they finished in
+    computed = [f.name for f in folds if f.name in computed]
+    histories = {f.name: histories[f.name] for f in folds if f.name in histories}
+    seconds = {f.name: seconds[f.name] for f in folds}
     predictions = pd.concat(preds, ignore_index=True)
     metrics = evaluation.summarize(predictions, list(range(C)), per_fold=True,
                                    dataset_labels=protocol_dataset_labels(protocol, class_names))
@@ -217,6 +234,30 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
     results.atomic_write_json(folder / "metrics.json", metrics)
     results.atomic_write_json(folder / "timings.json", timings)
     return CVResult(predictions, metrics, folder, class_names, histories, timings, computed, resumed)
+
+
+def compute_fold(meth, data, table: pd.DataFrame, i: int, fold, train_idx, test_idx, fdir: Path, dev, seed: int,
+                 class_names, progress: bool = False):
+    """Run one fold (its own seed, :func:`fold_seed`) and write its files into ``fdir``, ``fold.json`` last;
+    return ``(predictions, history, seconds)``. The same code runs here and inside a Ray task."""
+    from ..device import seed_everything
+
+    fdir.mkdir(parents=True, exist_ok=True)
+    s = fold_seed(seed, fold.name)
+    seed_everything(s)
+    t0 = time.perf_counter()
+    out = as_fold_output(meth.run_fold(data, fold, train_idx, test_idx, fdir, dev, s, progress), len(test_idx))
+    elapsed = time.perf_counter() - t0
+    fp = _fold_predictions(table, fold.name, test_idx, out, class_names)
+    results.atomic_write_csv(fdir / "predictions.csv", fp)
+    if out.history is not None and len(out.history):
+        results.atomic_write_csv(fdir / "history.csv", out.history)
+    for tname, t in out.tables.items():
+        results.atomic_write_csv(fdir / f"{tname}.csv", t)
+    results.atomic_write_json(fdir / "fold.json", {"name": fold.name, "index": i, "seed": s, "n_train": len(train_idx),
+                                                   "n_test": len(test_idx), "seconds": elapsed, "device": str(dev),
+                                                   "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    return fp, out.history, elapsed
 
 
 def _preprocessing_key(table: pd.DataFrame, params: Mapping | None):
