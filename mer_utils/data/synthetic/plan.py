@@ -41,9 +41,11 @@ from . import aus as A
 from .render import Nuisance
 
 #: Apex intensity ranges (largest landmark displacement, in inter-ocular distances) of micro- and
-#: macro-expressions. Micro: a few percent of the IOD; macro: several times larger.
+#: macro-expressions. Micro: a few percent of the IOD; macro: a full posed expression, where the lip corners of a
+#: smile or the brows of a surprise move about a fifth to a third of the IOD (CK+ peak frames; generator 2.0,
+#: was 0.1-0.18, which left the posed faces halfway to their peak).
 MICRO_INTENSITY = (0.01, 0.025)
-MACRO_INTENSITY = (0.1, 0.18)
+MACRO_INTENSITY = (0.2, 0.32)
 
 
 def clip_seed(seed: int, *keys) -> np.random.SeedSequence:

@@ -20,6 +20,44 @@ import numpy as np
 from .faces import Subject, backward_maps
 
 
+#: AUs that part the lips (AU25 lips part, AU26 jaw drop, AU27 mouth stretch) and so uncover the mouth.
+MOUTH_OPENING_AUS = ("25", "26", "27")
+
+
+def paint_mouth(img: np.ndarray, lm: np.ndarray, iod: float) -> np.ndarray:
+    """Paint the opening between the inner lips (landmarks 60-67) in place: a band of upper teeth and the dark
+    oral cavity below, faded in with the opening (a warp alone would only stretch the lips' own texture).
+
+    ``img`` float32 (H, W[, 3]) 0..255; ``lm`` the frame's (68, 2) landmarks. Returns ``img``.
+    """
+    inner = np.asarray(lm[60:68], dtype=np.float64)
+    gap = float(np.mean(np.linalg.norm(inner[[7, 6, 5]] - inner[[1, 2, 3]], axis=1)))
+    if gap < 0.5:
+        return img
+    h, w = img.shape[:2]
+    x0, y0 = np.floor(inner.min(axis=0)).astype(int) - 3
+    x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 4
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 3 or y1 - y0 < 2:
+        return img
+    mask = np.zeros((y1 - y0, x1 - x0), dtype=np.float32)
+    cv2.fillPoly(mask, [np.round(inner - [x0, y0]).astype(np.int32)], 1.0, lineType=cv2.LINE_AA)
+    mask = cv2.GaussianBlur(mask, (3, 3), 0) * np.float32(min(1.0, (gap - 0.5) / 2.5))
+    roi = img[y0:y1, x0:x1]
+    skin = roi.reshape(-1, roi.shape[-1] if roi.ndim == 3 else 1).mean(axis=0)
+    top = inner[[1, 2, 3], 1].mean() - y0
+    rows = np.arange(y1 - y0, dtype=np.float32)[:, None]
+    teeth = np.clip(1.0 - (rows - top) / max(0.3 * gap, 1.0), 0, 1)  # upper teeth just under the upper lip
+    shade = np.float32(0.22) + np.float32(0.6) * teeth  # cavity at 22 % of the lip-skin level, teeth at 82 %
+    colour = (shade[..., None] * np.clip(skin * np.float32([1.0, 1.0, 1.0])[:len(skin)] + 25, 0, 255)
+              if roi.ndim == 3 else shade * float(skin[0] + 25))
+    if roi.ndim == 3:
+        roi += mask[..., None] * (colour.astype(np.float32) - roi)
+    else:
+        roi += mask * (np.float32(colour) - roi)
+    return img
+
+
 @dataclass
 class Event:
     """An expression: AU ``tokens`` with apex ``intensities`` (IOD), times in seconds from the clip start."""
@@ -138,6 +176,7 @@ class ClipRenderer:
         self.head[:, 2] = nz.roll_amp_deg * np.sin(2 * np.pi * nz.head_freq[0] * 0.7 * self.times + nz.head_phase[1])
         self.flicker = 1.0 + nz.flicker_amp * np.sin(2 * np.pi * nz.flicker_freq * self.times + nz.flicker_phase)
         self._rng = rng
+        self._opens_mouth = any(t.lstrip("LRA") in MOUTH_OPENING_AUS for t in self.token_names)
         self._centre = subject.landmarks[27:36].mean(axis=0)
         # largest displacement of each frame, in IOD (chooses the number of inversion steps)
         gains = np.array([max(np.abs(subject.token_displacement(t)).max() / subject.iod, 1e-9)
@@ -196,6 +235,8 @@ class ClipRenderer:
         iterations = 1 if self._amplitude[i] * s.iod < 1.5 else 2
         mx, my = backward_maps(self.displacement(i), gx, gy, iterations=iterations)
         img = cv2.remap(s.neutral(), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+        if self._opens_mouth:
+            paint_mouth(img, self.landmarks(i), s.iod)
         if self.flicker[i] != 1.0:
             img *= np.float32(self.flicker[i])
         if noise is not None:
