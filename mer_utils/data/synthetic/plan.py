@@ -45,7 +45,7 @@ from .render import Nuisance
 #: smile or the brows of a surprise move about a fifth to a third of the IOD (CK+ peak frames; generator 2.0,
 #: was 0.1-0.18, which left the posed faces halfway to their peak).
 MICRO_INTENSITY = (0.01, 0.025)
-MACRO_INTENSITY = (0.2, 0.32)
+MACRO_INTENSITY = (0.18, 0.28)
 
 
 def clip_seed(seed: int, *keys) -> np.random.SeedSequence:
