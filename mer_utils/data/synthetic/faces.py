@@ -1,12 +1,15 @@
 """Source face photos, their 68 landmarks, and synthetic identities built from them.
 
-The generator needs real faces but nothing can be downloaded, so it starts from the face photos that ship
-inside installed packages — ``skimage.data.astronaut()`` and matplotlib's sample ``grace_hopper.jpg`` — or from
-a user folder of frontal portraits. dlib's HOG detector and 68-point shape predictor (model file from the
+The generator needs real faces but only PyPI can be reached, so it starts from face photos that ship inside
+packages — ``skimage.data.astronaut()``, matplotlib's sample ``grace_hopper.jpg`` and the hash-pinned package
+photos of :mod:`.photos` (sources and licences there) — plus any user folder of frontal portraits. A smiling
+photo is first relaxed to neutral (:func:`relax_smile`, AU12 / AU6 / AU25 reversed), so that every expression
+starts from a neutral face. dlib's HOG detector and 68-point shape predictor (model file from the
 ``face-recognition-models`` package, found through :func:`importlib.util.find_spec`, REFERENCE.md §5) locate
 the landmarks once per process (cached).
 
-A synthetic **subject** (:class:`Subject`) is one of those photos placed in a frame with a per-subject
+A synthetic **subject** (:class:`Subject`) is one of those photos, morphed 15-35 % towards another one in shape
+and texture (:func:`identity_face`, :func:`morph_faces`: a new person who resembles the first), placed in a frame with a per-subject
 similarity transform (scale, roll, position, optional mirror), a geometric deformation of the face
 (proportions of eyes, brows, nose, mouth, jaw; a smooth dense warp from landmark displacements), a skin-tone
 and colour change, directional lighting, and a new background, plus an expression *style* (intensity scale,
