@@ -69,3 +69,29 @@ def test_package_photo_with_another_hash_is_refused(tmp_path, monkeypatch):
     target.unlink()
     with pytest.raises(photos.PhotoFetchError, match=photos.BUILTIN_ONLY_ENV):
         photos.photo_path(photo, download=False)
+
+
+def test_quick_subjects_have_skewed_label_mixes_and_every_class_for_several_subjects():
+    from mer_utils.data.synthetic.gt import planned_table
+
+    q = planned_table("quick", coded_only=True)
+    for ds, classes in (("casme2", ["others", "disgust", "happiness", "repression", "surprise"]),
+                        ("samm", ["Anger", "Contempt", "Happiness", "Surprise", "Other"])):
+        t = q[q["dataset"] == ds]
+        shown_by = t.groupby("emotion")["subject"].nunique()
+        assert all(shown_by.get(c, 0) >= 3 for c in classes), shown_by.to_dict()  # LOSO keeps every class
+        mixes = t.groupby("subject")["emotion"].apply(lambda e: tuple(sorted(e.value_counts().to_dict().items())))
+        assert mixes.nunique() == len(mixes), "no two subjects with the same mix"
+        top_share = t.groupby("subject")["emotion"].agg(lambda e: e.value_counts().iloc[0] / len(e))
+        assert (top_share >= 2 / len(t) * t["subject"].nunique()).mean() >= 0.5, top_share.to_dict()
+
+
+def test_skewed_labels_rotate_the_core_and_follow_the_weights():
+    from mer_utils.data.synthetic import plan as P
+
+    core = [("a",), ("b",), ("c",)]
+    rng = np.random.default_rng(0)
+    labels = P.skewed_labels(rng, 1, 40, core, [("d",)], {"a": 1, "b": 1, "c": 1, "d": 1000}, covered=2)
+    assert labels[:2] == [("c",), ("a",)]
+    assert sum(lab == ("d",) for lab in labels) > 25  # a class the real data is full of dominates the draws
+    assert P.skewed_labels(rng, 0, 2, core, [], {}, covered=2) == P.balanced_labels(0, 2, core, [])
