@@ -95,3 +95,21 @@ def test_skewed_labels_rotate_the_core_and_follow_the_weights():
     assert labels[:2] == [("c",), ("a",)]
     assert sum(lab == ("d",) for lab in labels) > 25  # a class the real data is full of dominates the draws
     assert P.skewed_labels(rng, 0, 2, core, [], {}, covered=2) == P.balanced_labels(0, 2, core, [])
+
+
+def test_wrinkles_and_mouth_opening_follow_the_intensity():
+    from mer_utils.data.synthetic import render as R
+
+    lm = F.source_faces()[1].landmarks  # grace_hopper, full resolution
+    base = np.full((600, 512), 150.0, dtype=np.float32)
+    macro = R.paint_wrinkles(base.copy(), lm, {4: 0.25})
+    micro = R.paint_wrinkles(base.copy(), lm, {4: 0.02})
+    assert macro.min() < 150 * (1 - 0.8 * R.WRINKLE_DARKEN)          # a marked furrow between the brows
+    assert 150 * (1 - 0.15 * R.WRINKLE_DARKEN) < micro.min() < 150   # a faint trace at micro intensity
+    rows = np.flatnonzero((macro < 149).any(axis=1))
+    assert rows.max() < lm[27:36, 1].min()  # above the nose: the glabella, nowhere else
+    assert np.array_equal(R.paint_wrinkles(base.copy(), lm, {15: 0.3}), base)  # AU15 has no wrinkle here
+    opened = lm.copy()
+    opened[65:68, 1] += 12  # lower inner lip dropped by 12 px
+    mouth = R.paint_mouth(base.copy(), opened, 100.0)
+    assert mouth.min() < 60 and np.array_equal(R.paint_mouth(base.copy(), lm, 100.0), base)
