@@ -403,7 +403,13 @@ class Subject:
         return self._grid
 
     def token_displacement(self, token: str) -> np.ndarray:
-        """(77, 2) image-pixel displacement of an AU token at intensity 1 (largest displacement = 1 IOD)."""
+        """(77, 2) image-pixel displacement of an AU token at intensity 1 (largest displacement = 1 IOD); cached."""
+        cache = self._cache.setdefault("displacement", {})
+        if token not in cache:
+            cache[token] = self._token_displacement(token)
+        return cache[token]
+
+    def _token_displacement(self, token: str) -> np.ndarray:
         if token == "45":
             return A.blink_displacement(self.landmarks)
         tok = A.AUToken.parse(token)
