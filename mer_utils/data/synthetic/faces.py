@@ -1,12 +1,15 @@
 """Source face photos, their 68 landmarks, and synthetic identities built from them.
 
-The generator needs real faces but nothing can be downloaded, so it starts from the face photos that ship
-inside installed packages — ``skimage.data.astronaut()`` and matplotlib's sample ``grace_hopper.jpg`` — or from
-a user folder of frontal portraits. dlib's HOG detector and 68-point shape predictor (model file from the
+The generator needs real faces but only PyPI can be reached, so it starts from face photos that ship inside
+packages — ``skimage.data.astronaut()``, matplotlib's sample ``grace_hopper.jpg`` and the hash-pinned package
+photos of :mod:`.photos` (sources and licences there) — plus any user folder of frontal portraits. A smiling
+photo is first relaxed to neutral (:func:`relax_smile`, AU12 / AU6 / AU25 reversed), so that every expression
+starts from a neutral face. dlib's HOG detector and 68-point shape predictor (model file from the
 ``face-recognition-models`` package, found through :func:`importlib.util.find_spec`, REFERENCE.md §5) locate
 the landmarks once per process (cached).
 
-A synthetic **subject** (:class:`Subject`) is one of those photos placed in a frame with a per-subject
+A synthetic **subject** (:class:`Subject`) is one of those photos, morphed 15-35 % towards another one in shape
+and texture (:func:`identity_face`, :func:`morph_faces`: a new person who resembles the first), placed in a frame with a per-subject
 similarity transform (scale, roll, position, optional mirror), a geometric deformation of the face
 (proportions of eyes, brows, nose, mouth, jaw; a smooth dense warp from landmark displacements), a skin-tone
 and colour change, directional lighting, and a new background, plus an expression *style* (intensity scale,
@@ -74,6 +77,7 @@ class SourceFace:
     name: str
     image: np.ndarray
     landmarks: np.ndarray
+    relaxed: dict = field(default_factory=dict)  # what relax_smile measured (lip gap, corner lift, width)
 
 
 def _builtin_photos() -> list[tuple[str, np.ndarray]]:
@@ -81,10 +85,12 @@ def _builtin_photos() -> list[tuple[str, np.ndarray]]:
     import skimage.data
     from PIL import Image
 
+    from .photos import package_photos
+
     photos = [("astronaut", skimage.data.astronaut())]
     with cbook.get_sample_data("grace_hopper.jpg") as fh:
         photos.append(("grace_hopper", np.array(Image.open(fh).convert("RGB"))))
-    return photos
+    return photos + package_photos()
 
 
 def _folder_photos(folder: Path) -> list[tuple[str, np.ndarray]]:
@@ -102,11 +108,77 @@ def _folder_photos(folder: Path) -> list[tuple[str, np.ndarray]]:
     return photos
 
 
+#: Neutral mouth of the relaxed source faces: width between the lip corners, in IOD (the neutral source photo,
+#: grace_hopper, measures 0.82; a smile widens it, AU12 pulling the corners out and up).
+NEUTRAL_MOUTH_WIDTH = 0.85
+#: A relaxed lip corner sits a little below the line where the lips meet (IOD; grace_hopper: 0.01, lips closed).
+CORNER_DROP = 0.04
+
+
+def relax_smile_displacement(lm: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Landmark displacements (77, 2) in image pixels that relax a smiling face to neutral, and how much.
+
+    The reverse of AU12 (lip-corner puller) and AU6 (cheek raiser) + AU25 (lips part), measured on the face
+    itself: the lip corners are brought down to the line where the lips meet and in towards a neutral mouth
+    width (:data:`NEUTRAL_MOUTH_WIDTH`), the parted lips close over the teeth (each lip moves half the inner
+    gap), and the cheeks and lower lids drop in proportion to the corner lift. A face that does not smile
+    (corners on the lip line, lips together) gets (almost) no displacement.
+    """
+    pts = all_points(lm)
+    centre, iod, ex, ey = eye_frame(lm)
+    loc = np.c_[(pts - centre) @ ex, (pts - centre) @ ey] / iod
+    d = np.zeros_like(loc)
+    gap = max(0.0, loc[[65, 66, 67], 1].mean() - loc[[61, 62, 63], 1].mean())
+    upper = [49, 50, 51, 52, 53, 61, 62, 63]
+    lower = [55, 56, 57, 58, 59, 65, 66, 67]
+    d[upper, 1] += 0.5 * gap
+    d[lower, 1] -= 0.5 * gap
+    line = 0.5 * (loc[[61, 62, 63], 1].mean() + loc[[65, 66, 67], 1].mean())  # where the closed lips meet
+    width = loc[54, 0] - loc[48, 0]
+    shrink = 0.8 * max(0.0, width - NEUTRAL_MOUTH_WIDTH) / 2
+    lift = {}
+    for corner, inner, near, far in ((48, 60, (49, 59), (50, 58, 61, 67)), (54, 64, (53, 55), (52, 56, 63, 65))):
+        up = max(0.0, line + CORNER_DROP - loc[corner, 1])  # how far above a neutral corner it sits
+        lift[corner] = up
+        side = -1.0 if corner == 48 else 1.0
+        step = np.array([-side * shrink, up])
+        d[corner] += step
+        d[inner] += np.array([-side * shrink, max(0.0, line + CORNER_DROP - loc[inner, 1])])
+        for j in near:
+            d[j] += 0.6 * step
+        for j in far:
+            d[j] += 0.15 * step
+    raise_ = float(np.mean(list(lift.values())))
+    for cheek, nasolabial, lids in ((A.CHEEK_R, A.NASOLABIAL_R, (40, 41)), (A.CHEEK_L, A.NASOLABIAL_L, (46, 47))):
+        d[cheek, 1] += 0.8 * raise_
+        d[nasolabial] += np.array([0.0, 0.8 * raise_])
+        d[list(lids), 1] += 0.2 * raise_
+    d_img = face_to_image(d, iod, ex, ey)
+    return d_img, {"lip_gap_iod": round(float(gap), 4), "corner_lift_iod": round(raise_, 4),
+                   "mouth_width_iod": round(float(width), 4)}
+
+
+def relax_smile(image: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """A source photo with its smile relaxed (:func:`relax_smile_displacement`, applied as a smooth dense warp):
+    (image, new 68 landmarks, measurements)."""
+    h, w = image.shape[:2]
+    d_img, info = relax_smile_displacement(lm)
+    if np.abs(d_img).max() < 0.5:
+        return image, lm, info
+    centre, iod, ex, ey = eye_frame(lm)
+    field_ = dense_fields(all_points(lm), d_img, anchor_points(lm, w, h), w, h, sigma=0.3 * iod, step=2)[0]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx, my = backward_maps(field_, gx, gy, iterations=4)
+    out = cv2.remap(np.ascontiguousarray(image), mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    return out, lm + d_img[:68], info
+
+
 @lru_cache(maxsize=4)
 def source_faces(photo_folder: str | None = None) -> tuple[SourceFace, ...]:
     """The source faces: the two built-in photos plus any photos of ``photo_folder`` (or ``$MER_SYNTHETIC_PHOTOS``).
 
-    Landmarks are detected once per process and cached. Photos without a detectable face are skipped with a
+    Landmarks are detected once per process and cached. Each photo's smile is relaxed
+    (:func:`relax_smile`) so that the subjects' faces are neutral before any expression is drawn. Photos without a detectable face are skipped with a
     warning; an error is raised when none is left.
     """
     import warnings
@@ -121,10 +193,58 @@ def source_faces(photo_folder: str | None = None) -> tuple[SourceFace, ...]:
             continue
         # The astronaut photo has a second small "face" (a reflection); the largest box is the face.
         lm = landmarks_in_box(img, boxes[0])
-        faces.append(SourceFace(name, img, lm))
+        img, lm, info = relax_smile(img, lm)  # neutral base face: a smiling photo's AU12/AU6/AU25 reversed
+        faces.append(SourceFace(name, img, lm, info))
     if not faces:
         raise RuntimeError("No usable source face photo: dlib found no face in any of them.")
     return tuple(faces)
+
+
+def _to_canonical(face: "SourceFace", size: int = 384, iod: float = 100.0):
+    """A source face moved by a similarity transform so that its eyes sit at fixed places (IOD ``iod`` px) in
+    a ``size`` x ``size`` image: (image, landmarks)."""
+    centre, f_iod, ex, _ = eye_frame(face.landmarks)
+    s = iod / f_iod
+    rot = -np.arctan2(ex[1], ex[0])
+    c, s_ = s * np.cos(rot), s * np.sin(rot)
+    M = np.array([[c, -s_, 0.0], [s_, c, 0.0]])
+    M[:, 2] = np.array([size / 2, 0.4 * size]) - M[:, :2] @ centre
+    img = cv2.warpAffine(np.ascontiguousarray(face.image), M, (size, size),
+                         flags=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    return img, face.landmarks @ M[:, :2].T + M[:, 2]
+
+
+def morph_faces(a: "SourceFace", b: "SourceFace", t: float, size: int = 384, texture: bool = True) -> "SourceFace":
+    """A new identity between two source faces: shape and texture morph (Beier-Neely-style landmark morphing).
+
+    Both faces are aligned on their eyes, warped (smooth thin-plate warp of the 68 + virtual landmarks) onto the
+    mean shape ``(1 - t) a + t b``, and their skin texture is cross-dissolved inside the face (jaw line up to
+    the forehead points, feathered; ``texture=False`` keeps ``a``'s skin); hair and surroundings come from the
+    nearer parent.
+    """
+    ia, la = _to_canonical(a, size)
+    ib, lb = _to_canonical(b, size)
+    pa, pb = all_points(la), all_points(lb)
+    target = (1 - t) * pa + t * pb
+    gx, gy = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
+    warped = []
+    for img, pts, lm in ((ia, pa, la), (ib, pb, lb)):
+        centre, iod, _, _ = eye_frame(lm)
+        f = dense_fields(pts, target - pts, anchor_points(lm, size, size), size, size, sigma=0.35 * iod, step=2)[0]
+        mx, my = backward_maps(f, gx, gy, iterations=4)
+        warped.append(cv2.remap(img, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT).astype(np.float32))
+    hull = cv2.convexHull(np.round(np.vstack([target[:17], target[[A.FOREHEAD_R, A.FOREHEAD_C, A.FOREHEAD_L]]]))
+                          .astype(np.int32))
+    mask = np.zeros((size, size), dtype=np.float32)
+    cv2.fillConvexPoly(mask, hull, 1.0, lineType=cv2.LINE_AA)
+    k = int(0.25 * eye_frame(target[:68])[1]) | 1
+    mask = cv2.GaussianBlur(mask, (k, k), 0)[..., None]
+    base = warped[0] if t <= 0.5 else warped[1]
+    mixed = (1 - t) * warped[0] + t * warped[1] if texture else warped[0]
+    img = np.clip(base + mask * (mixed - base) + 0.5, 0, 255).astype(np.uint8)
+    name = f"{a.name}~{b.name}@{t:.2f}"
+    return SourceFace(name, img, target[:68].copy(), {"morph_of": [a.name, b.name], "t": float(t),
+                                                       "texture": bool(texture)})
 
 
 # ----------------------------------------------------------------------------------------------- geometry
@@ -283,7 +403,13 @@ class Subject:
         return self._grid
 
     def token_displacement(self, token: str) -> np.ndarray:
-        """(77, 2) image-pixel displacement of an AU token at intensity 1 (largest displacement = 1 IOD)."""
+        """(77, 2) image-pixel displacement of an AU token at intensity 1 (largest displacement = 1 IOD); cached."""
+        cache = self._cache.setdefault("displacement", {})
+        if token not in cache:
+            cache[token] = self._token_displacement(token)
+        return cache[token]
+
+    def _token_displacement(self, token: str) -> np.ndarray:
         if token == "45":
             return A.blink_displacement(self.landmarks)
         tok = A.AUToken.parse(token)
@@ -313,8 +439,10 @@ class Subject:
 
 def _style(rng: np.random.Generator) -> Style:
     bias = {emo: rng.dirichlet(np.full(len(v), 1.5)) for emo, v in A.EMOTION_VARIANTS.items()}
-    morph = {au: (rng.normal(0.0, np.deg2rad(30.0), A.N_POINTS), np.exp(rng.normal(0.0, 0.3, A.N_POINTS)),
-                  float(np.exp(rng.normal(0.0, 0.25)))) for au in A.AU_NUMBERS}
+    # How this face moves: each point's direction turned and length scaled a little (generator 2.0: 12 degrees,
+    # 15 % and a 15 % gain, was 30 degrees, 30 % and 25 %, which tangled the texture at macro intensity).
+    morph = {au: (rng.normal(0.0, np.deg2rad(12.0), A.N_POINTS), np.exp(rng.normal(0.0, 0.15, A.N_POINTS)),
+                  float(np.exp(rng.normal(0.0, 0.15)))) for au in A.AU_NUMBERS}
     return Style(intensity_scale=float(rng.uniform(0.75, 1.3)), variant_bias=bias,
                  duration_scale=float(rng.uniform(0.8, 1.25)), apex_position=float(rng.uniform(0.3, 0.55)),
                  unilateral_prob=float(rng.uniform(0.0, 0.4)), au_morph=morph)
@@ -374,6 +502,37 @@ def draw_style(rng: np.random.Generator) -> Style:
     return _style(rng)
 
 
+#: How far (texture and shape) a subject's face is morphed from its primary photo towards a second one.
+MORPH_RANGE = (0.15, 0.35)
+#: Source photos whose person wears glasses: they give their face shape to a morph, not their texture (a
+#: cross-dissolve would leave ghost glasses).
+GLASSES = frozenset({"grace_hopper", "takeo"})
+
+
+_MORPHS: dict = {}
+
+
+def _morph_cached(a: "SourceFace", b: "SourceFace", t: float) -> "SourceFace":
+    key = (id(a), id(b), t)
+    if key not in _MORPHS:
+        if len(_MORPHS) > 64:
+            _MORPHS.clear()
+        _MORPHS[key] = (a, b, morph_faces(a, b, t, texture=b.name not in GLASSES))
+    return _MORPHS[key][2]
+
+
+def identity_face(sources: tuple, k: int, t: float) -> "SourceFace":
+    """The face of the ``k``-th identity: source photo ``k mod n`` morphed by ``t`` (shape and, unless the
+    donor wears glasses, texture) towards another photo, a different one for each round over the photos, so
+    that two subjects built on the same photo are two different people who resemble each other."""
+    n = len(sources)
+    primary = sources[k % n]
+    if n < 2 or t <= 0:
+        return primary
+    donor = sources[(k % n + 1 + (k // n) % (n - 1)) % n]
+    return _morph_cached(primary, donor, round(float(t), 3))
+
+
 def make_subject(key: str, rng: np.random.Generator, width: int, height: int, face_range: tuple[float, float],
                  grey: bool = False, photo_folder: str | None = None, source_index: int | None = None,
                  style: Style | None = None) -> Subject:
@@ -384,7 +543,8 @@ def make_subject(key: str, rng: np.random.Generator, width: int, height: int, fa
     face-proportion changes, skin tone, lighting and background.
     """
     sources = source_faces(photo_folder)
-    src = sources[source_index % len(sources) if source_index is not None else int(rng.integers(len(sources)))]
+    k = source_index if source_index is not None else int(rng.integers(len(sources)))
+    src = identity_face(sources, k, float(rng.uniform(*MORPH_RANGE)))
     img, lm = src.image, src.landmarks.copy()
     mirror = bool(rng.random() < 0.5)
     if mirror:

@@ -7,7 +7,8 @@ which other datasets are generated or in which order.
 Sizes (:data:`SIZES`):
 
 - ``"quick"`` (CI and interactive runs): few subjects, every class of every protocol of REFERENCE.md §2 for
-  several subjects (much less skewed than the real sets), frames about 256x192 with faces of 112-128 px
+  several subjects, each subject's label mix skewed like the real subjects' (:func:`skewed_labels`; the totals
+  are less skewed than the real sets'), frames about 256x192 with faces of 112-128 px
   (dlib's HOG detector finds them), short tails.
 - ``"paper"``: the real datasets' subject lists, per-subject label counts and resolutions (640x480, SAMM
   960x650, CK+ 640x490), so that every count of REFERENCE.md §1-2 and :mod:`mer_utils.data.published` comes
@@ -41,9 +42,11 @@ from . import aus as A
 from .render import Nuisance
 
 #: Apex intensity ranges (largest landmark displacement, in inter-ocular distances) of micro- and
-#: macro-expressions. Micro: a few percent of the IOD; macro: several times larger.
+#: macro-expressions. Micro: a few percent of the IOD; macro: a full posed expression, where the lip corners of a
+#: smile or the brows of a surprise move about a fifth to a third of the IOD (CK+ peak frames; generator 2.0,
+#: was 0.1-0.18, which left the posed faces halfway to their peak).
 MICRO_INTENSITY = (0.01, 0.025)
-MACRO_INTENSITY = (0.1, 0.18)
+MACRO_INTENSITY = (0.18, 0.28)
 
 
 def clip_seed(seed: int, *keys) -> np.random.SeedSequence:
@@ -418,4 +421,32 @@ def balanced_labels(subject_index: int, n: int, core: list, extra: list) -> list
     while len(labels) < n:
         labels.append(extra[k % len(extra)])
         k += 1
+    return labels
+
+
+#: Total Dirichlet concentration of a quick-set subject's label preference (lower = more skewed). At 2, a
+#: subject's most frequent class typically holds about half of its drawn clips, as in the real codings (CASME II:
+#: the median subject's largest class is 50 % of its clips; SAMM 67 %), and some classes it never shows.
+SUBJECT_MIX_CONCENTRATION = 2.0
+
+
+def skewed_labels(rng: np.random.Generator, subject_index: int, n: int, core: list, extra: list, weights: dict,
+                  covered: int = 3) -> list:
+    """Per-subject labels of a quick set, mixed like the real datasets' subjects (not perfectly balanced).
+
+    ``covered`` core classes per subject, rotating over the subjects so that every core class is shown by several
+    subjects (each protocol keeps its classes under leave-one-subject-out); the other ``n - covered`` clips are
+    drawn from the subject's own preference over all classes: a Dirichlet around the real dataset's label
+    frequencies ``weights`` (e.g. :data:`CASME2_EMOTIONS`) with total concentration
+    :data:`SUBJECT_MIX_CONCENTRATION`. With ``n <= covered`` the core classes rotate (:func:`balanced_labels`).
+    """
+    if n <= covered:
+        return balanced_labels(subject_index, n, core, extra)
+    k = len(core)
+    labels = [core[(subject_index * covered + j) % k] for j in range(min(covered, k))]
+    seen = {c[0] for c in core}
+    pool = list(core) + [e for e in extra if e[0] not in seen and not seen.add(e[0])]
+    w = np.array([float(weights.get(p[0], 1.0)) for p in pool])
+    pref = rng.dirichlet(np.maximum(SUBJECT_MIX_CONCENTRATION * w / w.sum(), 1e-3))
+    labels += [pool[int(i)] for i in rng.choice(len(pool), size=n - len(labels), p=pref)]
     return labels

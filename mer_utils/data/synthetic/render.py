@@ -20,6 +20,121 @@ import numpy as np
 from .faces import Subject, backward_maps
 
 
+#: AUs that part the lips (AU25 lips part, AU26 jaw drop, AU27 mouth stretch) and so uncover the mouth.
+MOUTH_OPENING_AUS = ("25", "26", "27")
+
+
+def paint_mouth(img: np.ndarray, lm: np.ndarray, iod: float) -> np.ndarray:
+    """Paint the opening between the inner lips (landmarks 60-67) in place: a band of upper teeth and the dark
+    oral cavity below, faded in with the opening (a warp alone would only stretch the lips' own texture).
+
+    ``img`` float32 (H, W[, 3]) 0..255; ``lm`` the frame's (68, 2) landmarks. Returns ``img``.
+    """
+    inner = np.asarray(lm[60:68], dtype=np.float64)
+    gap = float(np.mean(np.linalg.norm(inner[[7, 6, 5]] - inner[[1, 2, 3]], axis=1)))
+    if gap < 0.5:
+        return img
+    h, w = img.shape[:2]
+    x0, y0 = np.floor(inner.min(axis=0)).astype(int) - 3
+    x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 4
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 3 or y1 - y0 < 2:
+        return img
+    mask = np.zeros((y1 - y0, x1 - x0), dtype=np.float32)
+    cv2.fillPoly(mask, [np.round(inner - [x0, y0]).astype(np.int32)], 1.0, lineType=cv2.LINE_AA)
+    mask = cv2.GaussianBlur(mask, (3, 3), 0) * np.float32(min(1.0, (gap - 0.5) / 2.5))
+    roi = img[y0:y1, x0:x1]
+    skin = roi.reshape(-1, roi.shape[-1] if roi.ndim == 3 else 1).mean(axis=0)
+    top = inner[[1, 2, 3], 1].mean() - y0
+    rows = np.arange(y1 - y0, dtype=np.float32)[:, None]
+    teeth = np.clip(1.0 - (rows - top) / max(0.3 * gap, 1.0), 0, 1)  # upper teeth just under the upper lip
+    shade = np.float32(0.22) + np.float32(0.6) * teeth  # cavity at 22 % of the lip-skin level, teeth at 82 %
+    colour = (shade[..., None] * np.clip(skin * np.float32([1.0, 1.0, 1.0])[:len(skin)] + 25, 0, 255)
+              if roi.ndim == 3 else shade * float(skin[0] + 25))
+    if roi.ndim == 3:
+        roi += mask[..., None] * (colour.astype(np.float32) - roi)
+    else:
+        roi += mask * (np.float32(colour) - roi)
+    return img
+
+
+#: Wrinkles and furrows that AUs deepen (FACS appearance changes, Ekman, Friesen & Hager 2002): AU -> feature.
+WRINKLE_AUS = {1: "forehead", 2: "forehead", 4: "glabella", 6: "crows_feet", 9: "nose", 10: "nasolabial",
+               12: "nasolabial"}
+#: Apex intensity (IOD) at which a wrinkle is fully marked, and the darkening of its line then.
+WRINKLE_FULL, WRINKLE_DARKEN = 0.2, 0.3
+
+
+def _wrinkle_lines(lm: np.ndarray, feature: str) -> list:
+    """Polylines (image pixels) of one wrinkle feature on a face with 68 landmarks."""
+    left, right = lm[36:42].mean(axis=0), lm[42:48].mean(axis=0)
+    ex = (right - left) / np.linalg.norm(right - left)
+    iod = float(np.linalg.norm(right - left))
+    up = np.array([ex[1], -ex[0]])
+    if feature == "forehead":  # horizontal lines above the brows
+        brow = lm[17:27]
+        return [brow[2:8] + (k * iod) * up for k in (0.38, 0.52, 0.66)]
+    if feature == "glabella":  # vertical furrows between the brows
+        out = []
+        for p in (lm[21], lm[22]):
+            q = p + 0.18 * iod * (lm[27] - p) / max(np.linalg.norm(lm[27] - p), 1e-6)
+            out.append(np.array([q - 0.05 * iod * up, q + 0.28 * iod * up]))
+        return out
+    if feature == "nose":  # creases across the bridge of the nose
+        return [np.array([lm[k] - 0.18 * iod * ex, lm[k] + 0.18 * iod * ex]) for k in (28, 29)]
+    if feature == "nasolabial":  # furrow from the nose wing to beyond the lip corner
+        out = []
+        for wing, corner, side in ((31, 48, -1.0), (35, 54, 1.0)):
+            a = lm[wing] + side * 0.12 * iod * ex
+            c = lm[corner] + side * 0.12 * iod * ex + 0.08 * iod * (-up)
+            b = 0.5 * (a + c) + side * 0.07 * iod * ex
+            out.append(np.array([a, b, c]))
+        return out
+    if feature == "crows_feet":  # short rays at the outer eye corners
+        out = []
+        for k, side in ((36, -1.0), (45, 1.0)):
+            for ang in (-0.35, 0.0, 0.35):
+                d = side * ex * np.cos(ang) + up * np.sin(ang)
+                out.append(np.array([lm[k] + 0.1 * iod * side * ex + 0.0 * d, lm[k] + 0.1 * iod * side * ex + 0.2 * iod * d]))
+        return out
+    raise ValueError(f"Unknown wrinkle feature {feature!r}: expected one of {sorted(set(WRINKLE_AUS.values()))}.")
+
+
+def paint_wrinkles(img: np.ndarray, lm: np.ndarray, levels: dict) -> np.ndarray:
+    """Darken the wrinkles and furrows of the active AUs in place (``levels``: AU -> current intensity, IOD).
+
+    A warp moves skin but cannot fold it; FACS codes AU1+2 by horizontal forehead wrinkles, AU4 by vertical
+    furrows between the brows, AU9 by creases across the nose, AU10 / AU12 by a deepened nasolabial furrow and
+    AU6 by crow's-feet. Each is a thin soft dark line whose depth grows with the AU's intensity (fully marked at
+    :data:`WRINKLE_FULL` IOD, so micro-expressions leave only a faint trace).
+    """
+    strength: dict = {}
+    for au, level in levels.items():
+        feature = WRINKLE_AUS.get(au)
+        if feature is not None and level > 0:
+            strength[feature] = max(strength.get(feature, 0.0), min(1.0, level / WRINKLE_FULL))
+    if not strength:
+        return img
+    h, w = img.shape[:2]
+    iod = float(np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0)))
+    mask = np.zeros((h, w), dtype=np.float32)
+    thick = max(1, int(round(iod / 45)))
+    for feature, s in strength.items():
+        if s < 0.02:
+            continue
+        layer = np.zeros((h, w), dtype=np.float32)
+        lines = [np.round(p * 4).astype(np.int32) for p in _wrinkle_lines(np.asarray(lm, dtype=np.float64), feature)]
+        cv2.polylines(layer, lines, False, 1.0, thickness=thick, lineType=cv2.LINE_AA, shift=2)
+        mask = np.maximum(mask, np.float32(s) * layer)
+    if not mask.any():
+        return img
+    k = max(3, int(iod / 25) | 1)
+    mask = cv2.GaussianBlur(mask, (k, k), 0)
+    shade = 1.0 - np.float32(WRINKLE_DARKEN) * mask
+    img *= shade[..., None] if img.ndim == 3 else shade
+    return img
+
+
 @dataclass
 class Event:
     """An expression: AU ``tokens`` with apex ``intensities`` (IOD), times in seconds from the clip start."""
@@ -138,6 +253,8 @@ class ClipRenderer:
         self.head[:, 2] = nz.roll_amp_deg * np.sin(2 * np.pi * nz.head_freq[0] * 0.7 * self.times + nz.head_phase[1])
         self.flicker = 1.0 + nz.flicker_amp * np.sin(2 * np.pi * nz.flicker_freq * self.times + nz.flicker_phase)
         self._rng = rng
+        self._opens_mouth = any(t.lstrip("LRA") in MOUTH_OPENING_AUS for t in self.token_names)
+        self._wrinkles = any(int(t.lstrip("LRA")) in WRINKLE_AUS for t in self.token_names if t != "45")
         self._centre = subject.landmarks[27:36].mean(axis=0)
         # largest displacement of each frame, in IOD (chooses the number of inversion steps)
         gains = np.array([max(np.abs(subject.token_displacement(t)).max() / subject.iod, 1e-9)
@@ -196,6 +313,16 @@ class ClipRenderer:
         iterations = 1 if self._amplitude[i] * s.iod < 1.5 else 2
         mx, my = backward_maps(self.displacement(i), gx, gy, iterations=iterations)
         img = cv2.remap(s.neutral(), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+        if self._opens_mouth or self._wrinkles:
+            lm = self.landmarks(i)
+            if self._opens_mouth:
+                paint_mouth(img, lm, s.iod)
+            if self._wrinkles:
+                levels: dict = {}
+                for k, tok in enumerate(self.token_names):
+                    au = int(tok.lstrip("LRA"))
+                    levels[au] = levels.get(au, 0.0) + float(self.intensity[i, k])
+                paint_wrinkles(img, lm, levels)
         if self.flicker[i] != 1.0:
             img *= np.float32(self.flicker[i])
         if noise is not None:

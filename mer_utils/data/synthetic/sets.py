@@ -171,6 +171,9 @@ def generate(size: str = "quick", root: str | os.PathLike | None = None, seed: i
     if old is not None and old.get("size") == size and old.get("seed") == seed and \
             old.get("version") == L.GENERATOR_VERSION and old.get("plan") == payload.get("plan"):
         payload["datasets"] = sorted(set(payload["datasets"]) | set(old.get("datasets", [])))
+    from .faces import source_faces
+
+    payload["photos"] = [f.name for f in source_faces(photo_folder)]  # the real photos the subjects come from
     payload.update(counts=counts, frames=int(frames), seconds=round(time.perf_counter() - start, 2),
                    identities_redrawn=int(redrawn), workers=workers,
                    created=time.strftime("%Y-%m-%dT%H:%M:%S"))

@@ -23,7 +23,8 @@ def plan_casme(ctx: Context) -> list:
     fps = 60.0
     subjects = list(spec.subjects)
     if spec.clips:
-        labels = {s: P.balanced_labels(i, spec.clips, CASME_CORE, CASME_EXTRA) for i, s in enumerate(subjects)}
+        labels = {s: P.skewed_labels(P.rng_for(ctx.seed, "casme", "mix", s), i, spec.clips, CASME_CORE, CASME_EXTRA,
+                                      P.CASME_EMOTIONS) for i, s in enumerate(subjects)}
     else:
         rng0 = P.rng_for(ctx.seed, "casme", "labels")
         total = int(spec.extra.get("total", 195))

@@ -23,7 +23,8 @@ def plan_casme2(ctx: Context) -> list:
     rng0 = P.rng_for(ctx.seed, "casme2", "labels")
     subjects = list(spec.subjects)
     if spec.clips:
-        labels = {s: P.balanced_labels(i, spec.clips, CASME2_CORE, CASME2_EXTRA) for i, s in enumerate(subjects)}
+        labels = {s: P.skewed_labels(P.rng_for(ctx.seed, "casme2", "mix", s), i, spec.clips, CASME2_CORE,
+                                      CASME2_EXTRA, P.CASME2_EMOTIONS) for i, s in enumerate(subjects)}
     else:  # each subject's real (emotion, objective class) counts, in a random order
         labels = coded_labels(rng0, P.CASME2_CODING, subjects, lambda e: e,
                                {s: (e, c) for s, (_, e, c) in P.CASME2_FORCED.items()})

@@ -18,7 +18,7 @@ from ..render import ClipRenderer, Event
 
 
 #: Version of the generator; part of the completion marker (a change regenerates cached sets).
-GENERATOR_VERSION = "1.2"
+GENERATOR_VERSION = "2.0"
 #: Name of the ground-truth folder inside each layout folder.
 GT_FOLDER = "_synthetic_gt"
 

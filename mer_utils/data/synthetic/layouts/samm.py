@@ -38,7 +38,9 @@ def plan_samm(ctx: Context) -> list:
     fps = 200.0
     subjects = list(spec.subjects)
     if spec.clips:
-        labels = {s: P.balanced_labels(i, spec.clips, SAMM_CORE, SAMM_EXTRA) for i, s in enumerate(subjects)}
+        # every class of SAMM 5-class (contempt, other) and every objective class is shown by several subjects
+        labels = {s: P.skewed_labels(P.rng_for(ctx.seed, "samm", "mix", s), i, spec.clips, SAMM_CORE + SAMM_EXTRA[:2],
+                                      SAMM_EXTRA, P.SAMM_EMOTIONS, covered=4) for i, s in enumerate(subjects)}
     else:  # each subject's real (emotion, objective class) counts, in a random order
         labels = coded_labels(P.rng_for(ctx.seed, "samm", "labels"), P.SAMM_CODING, subjects, SAMM_CANONICAL.get)
     exact = not spec.clips

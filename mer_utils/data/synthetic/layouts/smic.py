@@ -24,7 +24,9 @@ def plan_smic(ctx: Context) -> dict:
     fps = 100.0
     core = [("negative",), ("positive",), ("surprise",)]
     if spec.clips:
-        labels = {s: [c[0] for c in P.balanced_labels(i, spec.clips, core, core)] for i, s in enumerate(subjects)}
+        labels = {s: [c[0] for c in P.skewed_labels(P.rng_for(ctx.seed, "smic", "mix", s), i, spec.clips, core, core,
+                                                     P.SMIC_HS_EMOTIONS, covered=2)]
+                  for i, s in enumerate(subjects)}
     else:  # each subject's real class counts, in a random order
         rng0 = P.rng_for(ctx.seed, "smic", "labels")
         labels = {}
