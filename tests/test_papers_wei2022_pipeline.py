@@ -84,3 +84,22 @@ def test_pretraining_streams_batches_with_the_numbers_of_the_whole_set(tmp_path)
                                       epochs=1, batch_size=4, device="cpu", checkpoint_dir=tmp_path,
                                       progress=False)
     assert not report["reused"] and 0 <= report["test_accuracy"] <= 1 and model.fc.out_features == 3
+
+
+def test_backbone_pretraining_set_leaves_out_the_micro_subjects(tmp_path):
+    """Issue 17: a ResNet-18 pretrained here on the synthetic FER2013 set never sees a micro-expression subject's
+    face (the generator renders FER2013 from those identities too); licensed FER2013 is kept whole."""
+    from mer_utils.data import load_dataset, load_protocol
+    from mer_utils.data.identities import micro_identities
+    from mer_utils.papers.wei2022 import pretraining_set
+
+    fer = load_dataset("fer2013", verbose=False)
+    tables = [load_protocol(p, verbose=False)[0] for p in ("casme2_5class", "samm_5class")]
+    micro = set().union(*(micro_identities(t) for t in tables))
+    assert set(pretraining_set(fer)[0]["identity"]) & micro           # without the tables: the leak is there
+    kept, dropped = pretraining_set(fer, tables)
+    assert len(dropped) > 0 and not set(kept["identity"]) & micro
+    assert len(kept) + len(dropped) == len(fer) and kept.attrs["source"] == "synthetic"
+    licensed = fer.copy()
+    licensed.attrs = {**fer.attrs, "source": "licensed"}
+    assert len(pretraining_set(licensed, tables)[0]) == len(fer)      # other people: nothing dropped

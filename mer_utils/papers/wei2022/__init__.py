@@ -31,7 +31,8 @@ _EXPORTS = {
     "pipeline": ("IMAGENET_MEAN", "IMAGENET_STD", "LEVELS", "FER_BACKBONE", "BACKBONES", "fer_backbone",
         "load_backbone", "to_backbone_input", "backbone_input", "random_flip", "pretrain_backbone", "feature_bank",
         "aman_dataset", "aman_factory", "aman_config", "attention_table", "plot_attention", "plot_magnification_grid",
-        "run_aman", "FER_CLASSES", "BackboneInputs", "WITHOUT_MA_CHOICES", "table3_settings"),
+        "run_aman", "FER_CLASSES", "BackboneInputs", "WITHOUT_MA_CHOICES", "table3_settings",
+        "pretraining_set"),
     "inputs": ("paper_inputs",),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

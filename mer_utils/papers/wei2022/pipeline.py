@@ -152,19 +152,40 @@ def pretrain_backbone(train_images: np.ndarray, train_labels: np.ndarray, num_cl
 
 
 BACKBONES = (FER_BACKBONE, "resnet18")
+
+
+def pretraining_set(fer: pd.DataFrame, micro_tables: Sequence[pd.DataFrame] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(kept, dropped)``: the FER2013 table without the images of the micro-expression subjects of
+    ``micro_tables`` (synthetic sets only; licensed FER2013 shows other people, so nothing is dropped). Raises
+    when nothing would be left."""
+    from ...data.identities import exclude_identities, micro_identities, synthetic_identities
+
+    source = fer.attrs.get("source", "licensed")
+    fer = fer.assign(identity=synthetic_identities(fer, source, fer.attrs.get("root")))
+    micro = set().union(*(micro_identities(t) for t in micro_tables)) if len(micro_tables) else set()
+    kept, dropped = exclude_identities(fer, micro)
+    if kept.empty:
+        raise ValueError(f"pretraining_set: every one of the {len(fer)} FER2013 images shows a micro-expression "
+                         "subject; pass a FER-pretrained BACKBONE_CHECKPOINT or the licensed FER2013.")
+    kept.attrs = dict(fer.attrs)
+    return kept, dropped
 #: FER2013's seven classes: the head of a ResNet-18 built for a user checkpoint (FER+'s 8 are replaced).
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
 def load_backbone(kind: str, *, checkpoint: str | Path | None = None, data_root: Any = None,
                   synthetic_size: str = "quick", pretrain_epochs: int = 10, pretrain_size: int = 64, seed: int = 0,
-                  device: Any = "cpu", progress: bool = False) -> tuple[nn.Module, dict]:
+                  device: Any = "cpu", progress: bool = False,
+                  micro_tables: Sequence[pd.DataFrame] = ()) -> tuple[nn.Module, dict]:
     """The backbone of eq. (4) and a report of what it is and which data trained it.
 
     ``kind="fer2013_mini_xception"``: :func:`fer_backbone` (real FER2013 training, no training here).
     ``kind="resnet18"``: the paper's network, from ``checkpoint`` (a state dict of a ResNet-18 trained on
     FER2013 / FER+; a head of another size, e.g. FER+'s 8 classes, is replaced and the report says so) or else pretrained here by :func:`pretrain_backbone` on the FER2013-format
-    set under ``data_root`` (synthetic when the licensed file is absent; the report says which).
+    set under ``data_root`` (synthetic when the licensed file is absent; the report says which). The synthetic
+    FER2013 set is rendered from the micro-expression sets' identities too: the images of every identity of
+    ``micro_tables`` (the protocol tables the backbone will be evaluated on) are dropped before pretraining
+    (:func:`pretraining_set`), so the backbone never sees a test subject's face with an expression label.
     """
     from ...pretrained import PRETRAINED
 
@@ -187,6 +208,7 @@ def load_backbone(kind: str, *, checkpoint: str | Path | None = None, data_root:
     from ...data import load_dataset, load_images
 
     fer = load_dataset("fer2013", data_root, synthetic_size=synthetic_size)
+    fer, excluded = pretraining_set(fer, micro_tables)
     train, test = fer[fer["usage"] == "Training"], fer[fer["usage"] != "Training"]
     model, report = pretrain_backbone(
         load_images(train), train["label"].to_numpy(), int(fer["label"].max()) + 1,
@@ -194,6 +216,7 @@ def load_backbone(kind: str, *, checkpoint: str | Path | None = None, data_root:
         epochs=pretrain_epochs, seed=seed, device=device, progress=progress)
     source = fer.attrs.get("source", "unknown")
     return model, {"backbone": "resnet18 (pretrained here)", "pretrained_here": True,
+                   "excluded_images": len(excluded),
                    "trained_on": f"{source} FER2013 ({len(train)} training images, {pretrain_epochs} epochs at "
                                  f"{pretrain_size} px)", **report}
 
