@@ -81,10 +81,23 @@ def resolve_notebooks(names: Iterable[str] | None, folder: Path = NOTEBOOK_DIR) 
 
 
 def declared_parameters(notebook: Path) -> dict[str, Any]:
-    """Names (and defaults) declared in the notebook's ``parameters`` cell, read with papermill."""
+    """Names (and defaults) declared in the notebook's ``parameters`` cell, read with papermill.
+
+    A line papermill cannot parse (it skips it with a log message: e.g. a comment holding ``=``) would make that
+    parameter unknown to ``-p``; it is an error naming the line instead.
+    """
+    import nbformat
     import papermill as pm
 
     params = pm.inspect_notebook(str(notebook))
+    nb = nbformat.read(str(notebook), as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assigned = [line for c in cells for line in c.source.splitlines()
+                if re.match(r"^[A-Za-z_][A-Za-z0-9_]*\s*(:[^=]*)?=", line)]
+    unread = [line for line in assigned if re.match(r"^([A-Za-z_][A-Za-z0-9_]*)", line).group(1) not in params]
+    if unread:
+        raise CourseError(f"{Path(notebook).name}: papermill cannot read the parameter line(s) {unread} of the "
+                          "parameters cell; keep one `NAME = value  # comment` per line, without '=' in the comment.")
     return {name: info.get("default") for name, info in params.items()}
 
 

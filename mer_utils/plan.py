@@ -286,13 +286,17 @@ def plan(profile: str = "full", notebooks: list | None = None, params: Mapping |
 
     check_profile(profile)
     chosen = resolve_notebooks(notebooks)
+    # as `course run`: with several notebooks a parameter goes to those that declare it (an error when none does)
+    from .course import plan_parameters
+
+    routed = plan_parameters(chosen, dict(params or {}), profile) if params else {nb: {} for nb in chosen}
     rows = []
     if include_data if include_data is not None else not notebooks:
         rows.append(synthetic_data(profile).row())
     for nb in chosen:
         slug = nb.stem
         estimator = ESTIMATORS.get(slug.split("_", 1)[0])
-        settings = notebook_settings(nb, profile, params)
+        settings = notebook_settings(nb, profile, {k: v for k, v in routed[nb].items() if k != "PROFILE"})
         plan_ = estimator(slug, settings) if estimator else NotebookPlan(slug, notes=["no estimator: no cost"])
         rows.append(plan_.row())
     rows.append(total_row(rows))

@@ -169,3 +169,17 @@ def test_course_run_require_licensed_reaches_the_kernels(tmp_path, monkeypatch):
     assert results[0].status == "ok" and results[0].metrics == {"flag": "1"}
     assert json.loads((run_dir / "summary.json").read_text())["require_licensed"] is True
     assert "MER_REQUIRE_LICENSED" not in os.environ                          # the runner's own process is untouched
+
+
+def test_every_parameters_line_is_read_by_papermill(tmp_path):
+    """A parameter whose line papermill cannot parse (e.g. '=' in its comment) would be unknown to `-p`: every
+    committed notebook's parameters are all read, and a bad line is a named error."""
+    for nb in course.list_notebooks():
+        assert "PROFILE" in course.declared_parameters(nb)
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    path = _write_notebook(folder, "00_bad.ipynb", "print(1)",
+                           params='PROFILE = "quick"\nMODE = "a"  # "a" = one thing, "b" = another')
+    with pytest.raises(course.CourseError, match=r"00_bad\.ipynb: papermill cannot read the parameter line\(s\) "
+                                                 r"\['MODE = \"a\"  # \"a\" = one thing"):
+        course.declared_parameters(path)

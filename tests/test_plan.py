@@ -71,3 +71,17 @@ def test_a_setting_changes_the_estimate_of_a_real_notebook(capsys):
     assert course.main(["plan", "--profile", "full", "--notebook", "30", "--json", "-p", "EPOCHS", "10"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["gpu_hours"] == fewer["gpu_hours"] and rows[-1]["notebook"] == "total"
+
+
+def test_course_plan_routes_a_parameter_to_the_notebooks_that_declare_it():
+    """README: `plan --profile full -p N_GRID "[11]"` over the whole course switches Fig. 3's sweep off in notebook
+    50 only (the other notebooks do not declare N_GRID); a name no notebook declares is an error."""
+    from mer_utils.course import CourseError
+    from mer_utils.plan import plan
+
+    every = {r["notebook"]: r for r in plan("full")}
+    fewer = {r["notebook"]: r for r in plan("full", None, {"N_GRID": [11]})}
+    assert fewer["50_wei2022_aman"]["gpu_hours"] < every["50_wei2022_aman"]["gpu_hours"] / 3
+    assert fewer["40_zhao2021_residual_sum_cropnet"] == every["40_zhao2021_residual_sum_cropnet"]
+    with pytest.raises(CourseError, match="'NOPE' is not declared by any selected notebook"):
+        plan("full", None, {"NOPE": 1})
