@@ -176,16 +176,20 @@ def test_peng_full_shapes(stores):
     assert np.isfinite(P.cde_scores(runs, s["cde_design"]).select_dtypes("number").to_numpy(float)).any()
 
 
-@pytest.mark.parametrize("dataset,protocol,frames,window", [("casme_sq", "reddy2019_casme_sq", 96, "apex"),
-                                                            ("smic_hs", "reddy2019_smic", 18, "start")])
-def test_reddy_full_shapes(stores, dataset, protocol, frames, window):
+@pytest.mark.parametrize("dataset,protocol,key,window", [("casme_sq", "reddy2019_casme_sq", "casme_sq_frames", "apex"),
+                                                         ("smic_hs", "reddy2019_smic", "smic_frames", "start")])
+def test_reddy_full_shapes(stores, dataset, protocol, key, window):
     """Notebook 30 at the full profile: grey frames (no registration, no onset difference), T = 96 on CAS(ME)²
     and 18 on SMIC, 64 px faces and 32 px eye / nose-mouth regions, the three models (44M parameters for
     MicroExpSTCNN at T = 96), the authors' SGD settings, under LOSO (2 folds) and the 80/20 split; 1 epoch."""
     from mer_utils.papers import reddy2019 as R
 
     s = R.PROFILES["full"]
-    assert dataset in s["datasets"] and frames == s[f"{dataset}_frames"]
+    frames = s[key]
+    assert dataset in s["datasets"] and frames == {"casme_sq": 96, "smic_hs": 18}[dataset]
+    stcnn = R.ModelFactory("MicroExpSTCNN", frames)(3)
+    assert R.count_parameters(stcnn) == {96: 44_241_667, 18: 1_643_267}[frames]
+    del stcnn
     table = few_clips(protocol, per_subject=3, subjects=3)
     prep = R.prepare_reddy(table, frames, window, input=s["input"], register=s["register"], progress=False)
     n = len(prep.table)
