@@ -1,13 +1,18 @@
 """Issue 20, item 5: the ``full`` path at the paper's shapes, end to end on the CPU — each paper's full-profile
 preprocessing (image sizes, T, factors), network (widths, depths, the paper's backbones) and cross-validation
-runner, with 1 epoch, 2 folds and a few clips. Not in the default run (minutes of CPU): run it with
+runner, with 1 epoch, 2 folds and a few clips, for all five papers: She 2020 (notebook 10), Peng 2018 (20: macro
+stage -> HDE -> the three CDE experiments, 224 px faces and 240 -> 224 px crops, the paper's batch sizes and
+schedules; the macro set is a few synthetic CK+ / FER2013 images and the resampled class sizes are cut to 2),
+Reddy 2019 (30: MicroExpSTCNN and both MicroExpFuseNet fusions at T = 96 on CAS(ME)² and T = 18 on SMIC, LOSO
+with 2 folds and the 80/20 split), Zhao 2021 (40) and Wei 2022 / AMAN (50). Not in the default run (minutes of
+CPU): run it with
 
     scripts/test.sh -m paper_shapes tests/test_paper_shapes.py
 
 Clips come from the quick synthetic set (the datasets' layouts; the paper-size set is 17.5 GB), so the source
 frames are smaller than the paper-size ones, but every tensor after preprocessing has the full profile's shape.
-Pretrained weights are substituted (random initialisation; a random 8-class "FER+" checkpoint for AMAN), as
-``ALLOW_SUBSTITUTES=True`` would.
+Pretrained weights are substituted (random initialisation, also for Peng's ImageNet ResNet-10; a random 8-class
+"FER+" checkpoint for AMAN), as ``ALLOW_SUBSTITUTES=True`` would.
 """
 import numpy as np
 import pandas as pd
