@@ -346,3 +346,18 @@ def test_ensure_synthetic_from_two_processes(tmp_path):
         created = pool.map(_ensure_worker, [root, root])
     assert created[0] == created[1], "the second process reused the first one's set"
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-synthetic-")]
+
+
+def test_builtin_photos_only_set_is_stale_once_package_photos_may_be_used(monkeypatch):
+    """Issue 18: a set generated offline from the two installed photos (fewer distinct people) is regenerated
+    when the package photos may be used again; with the variable still set, it is current."""
+    from mer_utils.data.synthetic import photos as P
+    from mer_utils.data.synthetic.plan import LAYOUTS
+    from mer_utils.data.synthetic.sets import _marker_payload, _matches
+
+    marker = _marker_payload("quick", 0, LAYOUTS)
+    monkeypatch.delenv(P.BUILTIN_ONLY_ENV, raising=False)
+    assert _matches({**marker, "photos": ["astronaut", "grace_hopper", *(p.name for p in P.PHOTOS)]}, "quick", 0)
+    assert not _matches({**marker, "photos": ["astronaut", "grace_hopper"]}, "quick", 0)
+    monkeypatch.setenv(P.BUILTIN_ONLY_ENV, "1")
+    assert _matches({**marker, "photos": ["astronaut", "grace_hopper"]}, "quick", 0)

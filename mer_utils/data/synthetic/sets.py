@@ -188,11 +188,17 @@ def generate(size: str = "quick", root: str | os.PathLike | None = None, seed: i
 
 
 def _matches(marker: dict | None, size: str, seed: int) -> bool:
+    """Whether the set with ``marker`` is the one this generator makes now. A set built offline from the
+    installed photos alone (``$MER_SYNTHETIC_BUILTIN_PHOTOS_ONLY=1``) is stale once the package photos may be
+    used: its subjects are fewer distinct people than the default set's."""
+    from .photos import PHOTOS, builtin_only
+
     if not marker:
         return False
     want = _marker_payload(size, seed, LAYOUTS)
+    photos_ok = builtin_only() or "photos" not in marker or {p.name for p in PHOTOS} <= set(marker["photos"])
     return all(marker.get(k) == want.get(k) for k in ("generator", "version", "size", "seed", "plan")) and \
-        set(want["datasets"]) <= set(marker.get("datasets", []))
+        set(want["datasets"]) <= set(marker.get("datasets", [])) and photos_ok
 
 
 @contextmanager
@@ -242,7 +248,10 @@ def ensure_synthetic(size: str = "quick", root: str | os.PathLike | None = None,
             why = ", ".join(f"{k} {marker.get(k)!r} (now {v!r})" for k, v in
                             (("version", L.GENERATOR_VERSION), ("size", size), ("seed", seed),
                              ("plan", _marker_payload(size, seed, LAYOUTS).get("plan")))
-                            if marker.get(k) != v) or "incomplete"
+                            if marker.get(k) != v) or \
+                ("built from the installed photos only (MER_SYNTHETIC_BUILTIN_PHOTOS_ONLY)"
+                 if marker.get("photos") is not None and marker.get("version") == L.GENERATOR_VERSION
+                 else "incomplete")
             aside = _aside(root, f"old-v{marker.get('version', 'unknown')}")
             os.replace(root, aside)
             os.replace(tmp, root)
