@@ -128,10 +128,16 @@ def atomic_save_npz(path: Path, arrays: Mapping[str, np.ndarray], meta: Mapping 
     """Write ``arrays`` (+ JSON ``meta``) to ``path`` as an uncompressed ``.npz``, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
     payload = {k: np.asarray(v) for k, v in arrays.items()}
     payload[_META] = np.array(json.dumps(canonical(dict(meta or {}))))
     payload[_CHECKSUM] = np.array(content_checksum({k: payload[k] for k in arrays}))
+    _write_npz_atomically(path, payload)
+    return path
+
+
+def _write_npz_atomically(path: Path, payload: dict) -> None:
+    """``np.savez`` into a temporary sibling, renamed over ``path`` when complete (never a half-written entry)."""
+    tmp = _tmp_name(path)
     try:
         with open(tmp, "wb") as f:
             np.savez(f, **payload)
@@ -139,7 +145,6 @@ def atomic_save_npz(path: Path, arrays: Mapping[str, np.ndarray], meta: Mapping 
     finally:
         if tmp.exists():
             tmp.unlink()
-    return path
 
 
 def load_npz(path: Path, keys=None, problems: list | None = None) -> tuple[dict, dict] | None:
@@ -197,16 +202,9 @@ def slim_entry(path: Path, stacks: Mapping[str, Path], row: int) -> bool:
     pointer = {"row": int(row), "stacks": rel}
     if content_checksum({k: _stack_row(path, pointer, k) for k in rel}) != content_checksum(arrays):
         return False
-    tmp = _tmp_name(path)
     payload = {_META: np.array(json.dumps(canonical(dict(meta)))), _CHECKSUM: np.array(content_checksum(arrays)),
                _STACK: np.array(json.dumps(pointer))}
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **payload)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    _write_npz_atomically(path, payload)
     return True
 
 
