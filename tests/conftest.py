@@ -19,6 +19,25 @@ def real_annotations() -> Path:
 
 
 @pytest.fixture
+def she_tiny_problem():
+    """A function ``(n_subjects=4, clips=4, frames=3) -> (table, faces)``: a tiny She et al. problem of uint8
+    28 x 24 grey faces whose top rows brighten with the label (learnable), four classes, one CASME II-like
+    dataset."""
+    def make(n_subjects=4, clips=4, frames=3):
+        import numpy as np
+        import pandas as pd
+
+        rng = np.random.default_rng(0)
+        rows = [{"clip_uid": f"casme2/s{s}/c{c}", "subject_uid": f"casme2/s{s}", "dataset": "casme2",
+                 "label": (s + c) % 4} for s in range(n_subjects) for c in range(clips)]
+        table = pd.DataFrame(rows)
+        faces = rng.integers(0, 255, size=(len(table), frames, 28, 24, 1), dtype=np.uint8)
+        faces[..., :10, :, 0] += (table["label"].to_numpy() * 40)[:, None, None, None].astype(np.uint8)
+        return table, faces
+    return make
+
+
+@pytest.fixture
 def composite_store():
     """A function writing two finished runs into a result store: a composite run (MEGC 2019, LOSO, profile ``ci``)
     and a notebook-02 demonstration (``-shuffled``), both predicting class 0."""

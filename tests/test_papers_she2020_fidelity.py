@@ -46,17 +46,8 @@ def test_smic_is_scored_against_its_three_classes():
     assert "smic_hs (3 classes)" in metrics_table(p, 4, dataset_labels=own).index
 
 
-def _tiny(n_subjects=4, clips=4, frames=3):
-    rng = np.random.default_rng(0)
-    rows = [{"clip_uid": f"casme2/s{s}/c{c}", "subject_uid": f"casme2/s{s}", "dataset": "casme2",
-             "label": (s + c) % 4} for s in range(n_subjects) for c in range(clips)]
-    table = pd.DataFrame(rows)
-    faces = rng.integers(0, 255, size=(len(table), frames, 28, 24, 1), dtype=np.uint8)
-    return table, faces
-
-
-def test_cross_fit_parts_split_training_subjects():
-    table, faces = _tiny(n_subjects=5)
+def test_cross_fit_parts_split_training_subjects(she_tiny_problem):
+    table, faces = she_tiny_problem(n_subjects=5)
     pipe = MultipleAggregationPipeline(table, faces, She2020Settings(svm_features="cross_fit", cross_fit_parts=2,
                                                                      scale=0.2), 4)
     train = np.arange(16)  # subjects 0..3
@@ -71,11 +62,11 @@ def test_cross_fit_parts_split_training_subjects():
 
 
 @pytest.mark.slow
-def test_cross_fitted_run_trains_one_network_per_part(tmp_path, monkeypatch):
+def test_cross_fitted_run_trains_one_network_per_part(tmp_path, monkeypatch, she_tiny_problem):
     from mer_utils.data.splits import subject_kfold
 
     monkeypatch.setenv("MER_RESULTS_ROOT", str(tmp_path))
-    table, faces = _tiny()
+    table, faces = she_tiny_problem()
     folds = subject_kfold(table, k=2, seed=0)
     settings = She2020Settings(width=2, blocks_per_stage=1, hidden=8, epochs=1, batch_size=16, scale=0.2,
                                svm_grid=({"svc__kernel": ["linear"], "svc__C": [1.0]},), inner_folds=2,

