@@ -240,9 +240,8 @@ def bench_ratios(table, sizes, recipes, profile, workers, baseline_clips, separa
     scaling = []
     for n in sizes:
         sub = table.iloc[:n]
-        fl, fr = decode_floor(sub)
+        fl, fr = (floor, frames) if n == n0 else decode_floor(sub)  # the first size was measured above
         cpu, wall = (many, many_wall) if n == n0 else project_cost(sub, recipes, profile, workers, together=True)
-        fl = floor if n == n0 else fl
         scaling.append({"clips": len(sub), "frames": fr, "floor_cpu_s": fl, "prepare_many_cpu_s": cpu,
                         "prepare_many_wall_s": wall, "per_clip_cpu_s": cpu / len(sub), "ratio_to_floor": cpu / fl,
                         "load_average": load_average()})

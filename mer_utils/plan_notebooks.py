@@ -382,8 +382,7 @@ def synthetic_data(profile: str) -> NotebookPlan:
         return NotebookPlan("data (synthetic quick set)", kind="data", notes=["small; not estimated"])
     sizes = size_table("paper")
     t = P.planned()
-    layout = {"casme2": "casme2", "samm": "samm", "smic_hs": "smic", "smic_vis": "smic", "smic_nir": "smic",
-              "smic_hs_e": "smic", "casme": "casme", "casme_sq": "casme_sq"}
+    from .data.synthetic.gt import DATASET_LAYOUT as layout
     total_bytes, frames = 0.0, 0
     for ds, g in t.groupby("dataset"):
         w, h = sizes[layout[ds]].frame

@@ -32,19 +32,19 @@ def test_a_killed_fold_resumes_mid_fold_with_identical_weights(tmp_path, monkeyp
     torch.manual_seed(1)
     whole = fit(_model(), data, idx, _config(), device="cpu", seed=3, progress=False)
     path = tmp_path / "resume.pt"
-    real = loop._save_resume
+    real = loop.atomic_torch_save
 
     def killed_after_epoch_3(p, state):
         real(p, state)
         if state["epoch"] == 3:
             raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(loop, "_save_resume", killed_after_epoch_3)
+    monkeypatch.setattr(loop, "atomic_torch_save", killed_after_epoch_3)
     torch.manual_seed(1)
     with pytest.raises(KeyboardInterrupt):
         fit(_model(), data, idx, _config(), device="cpu", seed=3, progress=False, resume=path, resume_every_s=0)
     assert path.exists()
-    monkeypatch.setattr(loop, "_save_resume", real)
+    monkeypatch.setattr(loop, "atomic_torch_save", real)
     torch.manual_seed(99)  # a restarted process: the saved random states count, not this one
     resumed = fit(_model(), data, idx, _config(), device="cpu", seed=3, progress=False, resume=path,
                   resume_every_s=0)
@@ -57,6 +57,6 @@ def test_a_killed_fold_resumes_mid_fold_with_identical_weights(tmp_path, monkeyp
 def test_a_mid_fold_checkpoint_of_other_settings_is_an_error(tmp_path):
     data, path = _data(), tmp_path / "resume.pt"
     cfg = _config()
-    loop._save_resume(path, {"key": "something else", "epoch": 1})
+    loop.atomic_torch_save(path, {"key": "something else", "epoch": 1})
     with pytest.raises(RuntimeError, match="resume.pt was written for other settings"):
         fit(_model(), data, np.arange(32), cfg, device="cpu", seed=3, progress=False, resume=path)

@@ -200,9 +200,10 @@ def slim_entry(path: Path, stacks: Mapping[str, Path], row: int) -> bool:
     if set(rel) != set(arrays):
         return False
     pointer = {"row": int(row), "stacks": rel}
-    if content_checksum({k: _stack_row(path, pointer, k) for k in rel}) != content_checksum(arrays):
+    checksum = content_checksum(arrays)
+    if content_checksum({k: _stack_row(path, pointer, k) for k in rel}) != checksum:
         return False
-    payload = {_META: np.array(json.dumps(canonical(dict(meta)))), _CHECKSUM: np.array(content_checksum(arrays)),
+    payload = {_META: np.array(json.dumps(canonical(dict(meta)))), _CHECKSUM: np.array(checksum),
                _STACK: np.array(json.dumps(pointer))}
     _write_npz_atomically(path, payload)
     return True

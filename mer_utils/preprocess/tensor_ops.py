@@ -91,7 +91,6 @@ def decode_frames(paths, device, color: bool = True, reduce: int = 1, clip: str 
         raise ValueError(f"Clip {clip or '?'}: frames have different sizes {sorted(shapes)}.")
     x = torch.stack(out)  # (T, C, H, W)
     if reduce > 1:
-        h, w = x.shape[-2:]
         x = F.avg_pool2d(x.float(), reduce, ceil_mode=True)
         x = x.round_().clamp_(0, 255).to(torch.uint8)
     return x.permute(0, 2, 3, 1).contiguous() if color else x[:, 0]
@@ -161,13 +160,6 @@ def warp_frames_tensor(frames, matrix: np.ndarray, size, dtype=np.uint8):
     grid = grid.to(device=x.device, dtype=torch.float32)[None].expand(x.shape[0], h, w, 2)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     return _back(out, chan, dtype)
-
-
-def resize_area_tensor(frames, size, dtype=np.uint8):
-    """Area-mean resize of (T, H, W[, C]) frames to ``size`` (width, height) (``cv2.INTER_AREA``)."""
-    w, h = as_size(size)
-    x, chan = _nchw(frames)
-    return _back(_area(x, h, w), chan, dtype)
 
 
 # ------------------------------------------------------------------------------------------------- TIM

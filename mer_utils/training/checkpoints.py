@@ -12,7 +12,7 @@ import pandas as pd
 
 from .. import results
 from .dataset import ClipDataset
-from .loop import FitResult, TrainConfig, fit
+from .loop import FitResult, TrainConfig, atomic_torch_save, fit
 
 
 def frozen_prefixes(model) -> tuple:
@@ -32,14 +32,10 @@ def trained_state_dict(model) -> dict:
 def save_checkpoint(model, path: str | os.PathLike, **extra) -> Path:
     """Save the trained parameters (:func:`trained_state_dict`; frozen sub-modules are rebuilt on load) and
     ``extra`` atomically with ``torch.save``."""
-    import torch
-
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     frozen = [p[:-1] for p in frozen_prefixes(model)]
-    torch.save({"state_dict": trained_state_dict(model), **({"frozen": frozen} if frozen else {}), **extra}, tmp)
-    os.replace(tmp, path)
+    atomic_torch_save(path, {"state_dict": trained_state_dict(model), **({"frozen": frozen} if frozen else {}),
+                             **extra})
     return path
 
 

@@ -202,18 +202,18 @@ def predict(model, data, idx, batch_size: int = 64, device: Any = None, amp: boo
 RESUME_EVERY_S = 600.0
 
 
-def _save_resume(path, state: dict) -> None:
-    """Write the mid-fold state atomically (a killed run leaves the previous one)."""
+def atomic_torch_save(path, obj) -> None:
+    """``torch.save`` into a temporary sibling renamed over ``path`` when complete (a killed run leaves the
+    previous file): mid-fold resume states and fold checkpoints."""
     import os
+    from pathlib import Path
 
     import torch
-
-    from pathlib import Path
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(state, tmp)
+    torch.save(obj, tmp)
     os.replace(tmp, path)
 
 
@@ -355,7 +355,7 @@ def fit(model, data: ClipDataset, train_idx, config: TrainConfig, *, val_idx=Non
         if config.patience and waited >= config.patience:
             break
         if resume is not None and epoch < config.epochs and time.perf_counter() - last_save >= every:
-            _save_resume(resume, {
+            atomic_torch_save(resume, {
                 "key": key, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "scaler": scaler.state_dict(), "sampler_rng": rng.bit_generator.state,
