@@ -38,6 +38,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .preprocess.recipe import check_choice
+
 INTERACTIVE_CHOICES = ("auto", True, False)
 #: Methods of :func:`magnification`: two-frame linear Eulerian (AMAN's default magnifier), the temporal IIR
 #: Eulerian video magnification over the clip, and Oh et al. 2018's network (only with ``network=``).
@@ -111,12 +113,6 @@ def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
     if value < lo or (hi is not None and value > hi):
         span = f"{lo}..{hi}" if hi is not None else f">= {lo}"
         raise ValueError(f"{name}={value}: expected an integer in {span}.")
-    return value
-
-
-def _check_choice(name: str, value, options) -> str:
-    if value not in options:
-        raise ValueError(f"{name}={value!r}: expected one of {tuple(options)}.")
     return value
 
 
@@ -271,7 +267,7 @@ def magnification_figure(src: ClipSource, clip: str | None = None, factor: float
         raise TypeError(f"factor={factor!r}: expected a number (the magnification factor, 1 = no change).") from None
     if not np.isfinite(factor) or not 1.0 <= factor <= 100.0:
         raise ValueError(f"factor={factor!r}: expected a magnification factor in 1..100 (1 = the frame unchanged).")
-    _check_choice("method", method, MAGNIFY_METHODS)
+    check_choice("method", method, MAGNIFY_METHODS)
     if method == "oh2018" and network is None:
         raise ValueError("method='oh2018' needs network=load_magnification_network('path/to/magnet.pth') (the "
                          "notebook's MAGNIFIER_CHECKPOINT); no weights can be downloaded here.")
@@ -412,8 +408,8 @@ def flow_figure(src: ClipSource, clip: str | None = None, method: str = "farneba
     from .preprocess.viz import plot_flow
 
     c = src[clip or src.default]
-    _check_choice("method", method, METHODS)
-    _check_choice("reference", reference, FLOW_REFERENCES)
+    check_choice("method", method, METHODS)
+    check_choice("reference", reference, FLOW_REFERENCES)
     step = _check_int("step", step, 2, 64)
     pos = _position(c, frame)
     if pos == 0:
@@ -463,7 +459,7 @@ def flow(table, clip: str | None = None, *, method: str = "farneback", frame: in
 
 # ------------------------------------------------------------------------------------------ residual sums
 def residual_sums_figure(src: ClipSource, clip: str | None = None, n_key: int = 5, end: int | None = None,
-                         include_end: bool = False, size: int = 320, crop: str = "landmarks"):
+                         include_end: bool = True, size: int = 320, crop: str = "landmarks"):
     """Zhao et al. 2021's key frames and residual sums: the segment start..end (eq. 1-2; ``end`` overrides it),
     ``n_key`` key frames at a fixed gap (eq. 3-4), marked on the motion curve, and the ARS (eq. 5) and RRS
     (eq. 6-7) images of the start frame and those key frames."""
@@ -498,7 +494,7 @@ def residual_sums_figure(src: ClipSource, clip: str | None = None, n_key: int = 
 
 
 def residual_sums(table, clip: str | None = None, *, n_key: int = 5, end: int | None = None,
-                  include_end: bool = False, size: int = 320, crop: str = "landmarks", interactive: Any = "auto"):
+                  include_end: bool = True, size: int = 320, crop: str = "landmarks", interactive: Any = "auto"):
     """Explorer of the key frames behind ARS / RRS: N_key, the segment's end, ``include_end``, clip.
     See :func:`residual_sums_figure`."""
     from .preprocess.temporal import residual_segment
