@@ -85,6 +85,14 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
             f"{EXECUTOR_ENV}=local for no Ray).") from err
 
 
+def preflight(executor: str):
+    """The checks before anything is written for a Ray ``executor``: a ``ray://`` address is reachable (a clear
+    error, not a long retry loop) and Ray is installed; returns the ``ray`` module."""
+    if executor.startswith("ray://"):
+        check_reachable(executor)
+    return import_ray()
+
+
 def connect(executor: str):
     """Connect this process to Ray as ``executor`` says (once; later calls reuse the connection); return ``ray``.
 
@@ -96,9 +104,7 @@ def connect(executor: str):
     executor = resolve_executor(executor)
     if not is_ray(executor):
         raise ExecutorError("connect() is for the Ray executors; 'local' needs no connection.")
-    if executor.startswith("ray://"):
-        check_reachable(executor)  # before anything else: a clear error, not a long retry loop
-    ray = import_ray()
+    ray = preflight(executor)
     if ray.is_initialized():
         if _connected not in (None, executor):
             raise ExecutorError(f"This process is already connected to Ray as {_connected!r}, not {executor!r}; "

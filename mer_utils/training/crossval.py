@@ -130,11 +130,9 @@ def cross_validate(method: Any, data: ClipDataset | pd.DataFrame, folds: Sequenc
 
     executor = resolve_executor(executor)
     if is_ray(executor):  # fail before anything is written: Ray missing, cluster address unreachable
-        from ..executor import check_reachable, import_ray
+        from ..executor import preflight
 
-        if executor.startswith("ray://"):
-            check_reachable(executor)
-        import_ray()
+        preflight(executor)
     meth = as_method(method)
     table = as_table(data)
     groups = table["subject_uid"].to_numpy()
