@@ -2,8 +2,9 @@
 
 The judges' numbers on the quick set are pinned (within a tolerance) so that a change of the generator that makes
 the faces less believable — or a broken judge — fails here; notebook 00 Section 11 shows the same numbers against
-the issue's targets. Generator 2.0, seed 0, full quick set: FER accuracy 0.383 (2,100 faces), onset frames judged
-neutral 0.652 (most frequent class), same-person pairs CASME II 4/28, SAMM 2/15.
+the issue's targets. Generator 2.1 (six photos), seed 0, full quick set: FER accuracy 0.389 (2,100 faces), onset
+frames judged neutral 0.587 (most frequent class), same-person pairs CASME II 2/28, SAMM 1/15 (generator 2.0, four
+photos: 0.383, 0.652, 4/28, 2/15).
 """
 from __future__ import annotations
 
@@ -27,11 +28,12 @@ def test_judges_numbers_on_the_quick_set(quick_root):
     r = J.judge_set(quick_root, fer_max_faces=420, per_subject=1)
     n = r["numbers"]
     assert n["fer_n"] == 420 and r["fer"]["confusion"].to_numpy().sum() == 420
-    assert n["fer_accuracy"] == pytest.approx(0.395, abs=0.05)  # chance 0.143; baseline (generator 1.2) 0.197
-    assert n["onset_top"] == "neutral" and n["onset_neutral"] == pytest.approx(0.652, abs=0.06)  # 1.2: happy
+    assert n["fer_accuracy"] == pytest.approx(0.393, abs=0.05)  # chance 0.143; baseline (generator 1.2) 0.197
+    assert n["onset_top"] == "neutral" and n["onset_neutral"] == pytest.approx(0.587, abs=0.06)  # 1.2: happy
     assert n["pairs_casme2"] == 28 and n["pairs_samm"] == 15
-    assert n["same_person_casme2"] == pytest.approx(4 / 28, abs=1.5 / 28)  # 1.2: 12 / 28
-    assert n["same_person_samm"] == pytest.approx(2 / 15, abs=1.5 / 15)    # 1.2: 6 / 15
+    # six photos: the issue's <= 10 % target is met (2.0, four photos: 4 / 28 and 2 / 15; 1.2: 12 / 28, 6 / 15)
+    assert n["same_person_casme2"] <= 0.1 and n["same_person_casme2"] == pytest.approx(2 / 28, abs=1.5 / 28)
+    assert n["same_person_samm"] <= 0.1 and n["same_person_samm"] == pytest.approx(1 / 15, abs=0.5 / 15)
     table = J.targets_table(n)
     assert list(table["met"]) == [n["fer_accuracy"] >= 0.5, True, n["same_person_casme2"] <= 0.1,
                                   n["same_person_samm"] <= 0.1]
@@ -50,7 +52,8 @@ def test_relax_smile_closes_the_lips_and_lowers_the_corners():
 
 def test_morph_identities_differ_from_their_photo():
     sources = F.source_faces()
-    assert len(sources) >= 4, "the two installed photos plus the package photos"
+    assert len(sources) >= 6, "the two installed photos plus the four package photos"
+    assert len({f.name for f in sources}) == len(sources)
     a = F.identity_face(sources, 0, 0.25)
     b = F.identity_face(sources, len(sources), 0.25)  # same primary photo, another donor
     assert a.relaxed["morph_of"][0] == b.relaxed["morph_of"][0] == sources[0].name
@@ -69,6 +72,38 @@ def test_package_photo_with_another_hash_is_refused(tmp_path, monkeypatch):
     target.unlink()
     with pytest.raises(photos.PhotoFetchError, match=photos.BUILTIN_ONLY_ENV):
         photos.photo_path(photo, download=False)
+
+
+def test_package_photos_are_cut_to_their_face_and_are_six_people():
+    """The face_recognition portraits are full-length: their crop box keeps the face (dlib finds it, not cut at an
+    edge), and no two source photos are one person to dlib (each photo is its own identity)."""
+    by_name = {f.name: f for f in F.source_faces()}
+    for name in ("biden", "obama"):
+        face = by_name[name]
+        h, w = face.image.shape[:2]
+        assert (h, w) == (800, 640)
+        lo, hi = face.landmarks.min(axis=0), face.landmarks.max(axis=0)
+        assert lo.min() > 0.2 * w and hi[0] < 0.8 * w and hi[1] < 0.9 * h
+        assert face.relaxed["corner_lift_iod"] < 0.05  # neither smiles: the relaxation leaves them as they are
+    descriptors = {n: J.face_descriptor(f.image) for n, f in by_name.items()}
+    names = sorted(descriptors)
+    closest = min(np.linalg.norm(descriptors[a] - descriptors[b]) for i, a in enumerate(names) for b in names[i + 1:])
+    assert closest > 0.6, closest  # measured 0.68 (astronaut vs grace_hopper)
+
+
+def test_a_crop_box_that_does_not_fit_is_an_error_naming_it(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    small = tmp_path / "face_photos"
+    small.mkdir()
+    from PIL import Image
+    monkeypatch.setenv("MER_WEIGHTS_ROOT", str(tmp_path))
+    photo = next(p for p in photos.PHOTOS if p.name == "biden")
+    image = np.zeros((100, 100, 3), np.uint8)
+    Image.fromarray(image).save(small / "biden.jpg")
+    monkeypatch.setattr(photos, "PHOTOS", (replace(photo, member_sha256=photos.sha256_file(small / "biden.jpg")),))
+    with pytest.raises(photos.PhotoFetchError, match=r"crop box \(245, 60, 885, 860\)"):
+        photos.package_photos(download=False)
 
 
 def test_quick_subjects_have_skewed_label_mixes_and_every_class_for_several_subjects():

@@ -169,7 +169,8 @@ def relax_smile(image: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 @lru_cache(maxsize=4)
 def source_faces(photo_folder: str | None = None) -> tuple[SourceFace, ...]:
-    """The source faces: the two built-in photos plus any photos of ``photo_folder`` (or ``$MER_SYNTHETIC_PHOTOS``).
+    """The source faces: the two installed photos, the package photos of :mod:`.photos` (unless
+    ``$MER_SYNTHETIC_BUILTIN_PHOTOS_ONLY=1``) and any photos of ``photo_folder`` (or ``$MER_SYNTHETIC_PHOTOS``).
 
     Landmarks are detected once per process and cached. Each photo's smile is relaxed
     (:func:`relax_smile`) so that the subjects' faces are neutral before any expression is drawn. Photos without a detectable face are skipped with a

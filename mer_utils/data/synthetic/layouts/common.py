@@ -17,8 +17,10 @@ from .. import plan as P
 from ..render import ClipRenderer, Event
 
 
-#: Version of the generator; part of the completion marker (a change regenerates cached sets).
-GENERATOR_VERSION = "2.0"
+#: Version of the generator; part of the completion marker (a change regenerates cached sets). 2.0: neutral base
+#: faces, EMFACS macro prototypes, furrows, morph identities, skewed per-subject label mixes (issue 18); 2.1: two
+#: more real people (public-domain portraits in the face_recognition sdist, :mod:`..photos`), so six photos.
+GENERATOR_VERSION = "2.1"
 #: Name of the ground-truth folder inside each layout folder.
 GT_FOLDER = "_synthetic_gt"
 
