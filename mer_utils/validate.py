@@ -260,8 +260,23 @@ def check_parameters(values: Mapping[str, Any], defaults: Mapping[str, Any],
 # Reading a notebook: defaults of its parameters cell and the profile table it resolves them against
 # --------------------------------------------------------------------------------------------------------------
 def _cells(notebook: str | Path) -> list:
-    import nbformat
+    """The notebook's cells (``cell_type``, ``source`` as one string). Read with nbformat; where it is not
+    installed (a bare GPU machine running ``benchmarks/gpu_check.py``), the v4 JSON is read directly — the same
+    cells, since the course's notebooks are all nbformat 4."""
+    try:
+        import nbformat
+    except ImportError:
+        import json
 
+        class Cell(dict):  # nbformat's NotebookNode: a dict whose keys are attributes too
+            __getattr__ = dict.__getitem__
+
+        data = json.loads(Path(notebook).read_text(encoding="utf-8"))
+        if data.get("nbformat") != 4:
+            raise ValueError(f"{notebook}: nbformat {data.get('nbformat')} without the nbformat package installed; "
+                             "expected a version 4 notebook (pip install nbformat to read others).") from None
+        return [Cell(c, source="".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+                for c in data["cells"]]
     return nbformat.read(str(notebook), as_version=4).cells
 
 
