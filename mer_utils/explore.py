@@ -38,6 +38,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .paths import env_flag
 from .preprocess.recipe import check_choice
 
 INTERACTIVE_CHOICES = ("auto", True, False)
@@ -50,13 +51,9 @@ _ARRAY_CACHE_SIZE = 64
 
 
 # ------------------------------------------------------------------------------------------ live or static
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() not in ("", "0", "false", "no", "off")
-
-
 def frontend_state() -> tuple[bool, str]:
     """``(live, reason)``: whether ``interactive="auto"`` gives live widgets here, and why (see the module doc)."""
-    if _truthy(os.environ.get("MER_HEADLESS")):
+    if env_flag("MER_HEADLESS", yes="a batch run: explorers as static figures", no="live widgets in JupyterLab"):
         return False, "MER_HEADLESS is set (a batch run)"
     try:
         import ipywidgets  # noqa: F401
