@@ -198,7 +198,7 @@ def _read_aligned_tensor(seg, positions, transforms, sizes, color, timer):
     from .tensor_ops import decode_frames, warp_frames_tensor
 
     dev = _TENSOR_DEVICE
-    memo = _clips._SHARED if _clips._SHARED is not None else {}
+    memo = _clips.decoding_memo()
     paths = [str(seg.paths[p]) for p in positions]
     with timer("read", len(positions)):
         missing = list(dict.fromkeys(p for p in paths if (p, color, "tensor") not in memo))
