@@ -38,6 +38,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .paths import env_flag
 from .preprocess.recipe import check_choice
 
 INTERACTIVE_CHOICES = ("auto", True, False)
@@ -50,13 +51,9 @@ _ARRAY_CACHE_SIZE = 64
 
 
 # ------------------------------------------------------------------------------------------ live or static
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() not in ("", "0", "false", "no", "off")
-
-
 def frontend_state() -> tuple[bool, str]:
     """``(live, reason)``: whether ``interactive="auto"`` gives live widgets here, and why (see the module doc)."""
-    if _truthy(os.environ.get("MER_HEADLESS")):
+    if env_flag("MER_HEADLESS", yes="a batch run: explorers as static figures", no="live widgets in JupyterLab"):
         return False, "MER_HEADLESS is set (a batch run)"
     try:
         import ipywidgets  # noqa: F401
@@ -463,7 +460,7 @@ def residual_sums_figure(src: ClipSource, clip: str | None = None, n_key: int = 
     """Zhao et al. 2021's key frames and residual sums: the segment start..end (eq. 1-2; ``end`` overrides it),
     ``n_key`` key frames at a fixed gap (eq. 3-4), marked on the motion curve, and the ARS (eq. 5) and RRS
     (eq. 6-7) images of the start frame and those key frames."""
-    from .preprocess.residual import absolute_residual_sum, relative_residual_sum
+    from .preprocess.residual import residual_sums
     from .preprocess.temporal import key_frames, motion_curve, residual_segment
 
     c = src[clip or src.default]
@@ -486,8 +483,9 @@ def residual_sums_figure(src: ClipSource, clip: str | None = None, n_key: int = 
     ax.set(xlabel="frame number", ylabel="mean |frame - onset|")
     ax.legend(fontsize=7, loc="upper left")
     _imshow(fig.add_subplot(grid[1, 0]), q0, f"start {c.label(start)}")
-    _imshow(fig.add_subplot(grid[1, 1]), absolute_residual_sum(q0, qk), "ARS (eq. 5)")
-    _imshow(fig.add_subplot(grid[1, 2]), relative_residual_sum(q0, qk), "RRS (eq. 6-7)")
+    ars, rrs = residual_sums(q0, qk)
+    _imshow(fig.add_subplot(grid[1, 1]), ars, "ARS (eq. 5)")
+    _imshow(fig.add_subplot(grid[1, 2]), rrs, "RRS (eq. 6-7)")
     fig.suptitle(f"{c.uid}: key frames #{[int(c.seg.numbers[k]) for k in keys]} (N_key = {n_key}, "
                  f"gap {int(np.ceil((end - start) / (n_key + 1)))})", fontsize=9)
     return fig

@@ -88,14 +88,30 @@ def require_licensed(value: bool | None = None) -> bool:
             raise TypeError(f"require_licensed={value!r}: expected True, False or None (None: from "
                             f"${REQUIRE_LICENSED_ENV}, default False).")
         return value
-    raw = os.environ.get(REQUIRE_LICENSED_ENV, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
+    return env_flag(REQUIRE_LICENSED_ENV, yes="stop unless the licensed data is there",
+                    no="fall back to the synthetic sets")
+
+
+#: The values :func:`env_flag` reads as on / off (any case, surrounding spaces ignored).
+FLAG_TRUE = ("1", "true", "yes", "on")
+FLAG_FALSE = ("0", "false", "no", "off")
+
+
+def env_flag(name: str, default: bool = False, *, yes: str = "", no: str = "") -> bool:
+    """The environment variable ``name`` read as an on/off switch: ``1``/``true``/``yes``/``on`` or
+    ``0``/``false``/``no``/``off`` (any case); unset or empty gives ``default``. Anything else is a
+    ``ValueError`` naming the variable and its value, never a guess; ``yes`` / ``no`` say in it what each
+    setting does."""
+    raw = os.environ.get(name, "")
+    value = raw.strip().lower()
+    if not value:
+        return default
+    if value in FLAG_TRUE:
         return True
-    raise ValueError(f"${REQUIRE_LICENSED_ENV}={os.environ[REQUIRE_LICENSED_ENV]!r}: expected 1/true/yes (stop "
-                     "unless the licensed data is there) or 0/false/no (fall back to the synthetic sets); fix or "
-                     "unset it.")
+    if value in FLAG_FALSE:
+        return False
+    raise ValueError(f"${name}={raw!r}: expected 1/true/yes{f' ({yes})' if yes else ''} or "
+                     f"0/false/no{f' ({no})' if no else ''}; fix or unset it.")
 
 
 def synthetic_root(size: str = "quick") -> Path:

@@ -148,6 +148,18 @@ class Stage:
     disk_bytes: float = 0.0
     detail: str = ""
 
+    def absorb(self, other: "Stage", detail: str = "") -> "Stage":
+        """Add the run ``other`` to this group of runs made one after another: seconds and disk summed, GPU and
+        host memory the peak of one run; ``detail`` (one run's line) appended to this stage's, ``"; "``-separated.
+        Returns this stage."""
+        self.seconds += other.seconds
+        self.gpu_bytes = max(self.gpu_bytes, other.gpu_bytes)
+        self.host_bytes = max(self.host_bytes, other.host_bytes)
+        self.disk_bytes += other.disk_bytes
+        if detail:
+            self.detail = (self.detail + "; " if self.detail else "") + detail
+        return self
+
 
 @dataclass
 class NotebookPlan:

@@ -172,12 +172,8 @@ def reddy2019(slug: str, s: dict) -> NotebookPlan:
                          train_samples=train, eval_samples=int(s["epochs"]) * test, folds=folds,
                          input_bytes=_input_bytes(model, frames[ds]), optimizer_states=1)
         key = "Table V" if kernel == tuple(PAPER_KERNEL_SIZE) else "Table IX"
-        agg = total.setdefault(key, Stage(key))
-        agg.seconds += st.seconds
-        agg.gpu_bytes = max(agg.gpu_bytes, st.gpu_bytes)
-        agg.disk_bytes += st.disk_bytes
-        agg.detail = (agg.detail + "; " if agg.detail else "") + f"{ds}/{model}/{split}/{'x'.join(map(str, kernel))}: " \
-                     f"{st.seconds / 3600:.2f} h"
+        total.setdefault(key, Stage(key)).absorb(
+            st, f"{ds}/{model}/{split}/{'x'.join(map(str, kernel))}: {st.seconds / 3600:.2f} h")
     out.stages += list(total.values())
     return out
 
@@ -319,15 +315,10 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
             group = "Table 1 ceilings k"
         else:
             group = "Fig. 3 n-sweep"
-        agg = groups.setdefault(group, Stage(group))
-        agg.seconds += st.seconds
-        agg.gpu_bytes = max(agg.gpu_bytes, st.gpu_bytes)
-        agg.host_bytes = max(agg.host_bytes, st.host_bytes)
-        agg.disk_bytes += st.disk_bytes
         kept = st.disk_bytes > folds * P.RESULT_BYTES_PER_FOLD
-        agg.detail = (agg.detail + "; " if agg.detail else "") + \
-            f"{p} n={n} k={k}{'' if (ma and fa) else (' MA' if ma else ' FA')}: {st.seconds / 3600:.2f} h, " + \
-            (f"{folds} x {m.saved_bytes / 1e6:.0f} MB checkpoints" if kept else f"{folds} folds")
+        groups.setdefault(group, Stage(group)).absorb(
+            st, f"{p} n={n} k={k}{'' if (ma and fa) else (' MA' if ma else ' FA')}: {st.seconds / 3600:.2f} h, "
+            + (f"{folds} x {m.saved_bytes / 1e6:.0f} MB checkpoints" if kept else f"{folds} folds"))
     order = ["main runs (Table 2)", "Table 3 ablation", "Table 1 ceilings k", "Fig. 3 n-sweep"]
     out.stages += [groups[g] for g in order if g in groups]
     return out

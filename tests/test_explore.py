@@ -42,6 +42,9 @@ def test_mer_headless_wins_even_in_a_notebook_session(monkeypatch):
     assert explore.frontend_state() == (False, "MER_HEADLESS is set (a batch run)")
     monkeypatch.setenv("MER_HEADLESS", "0")
     assert "MER_HEADLESS" not in explore.frontend_state()[1]
+    monkeypatch.setenv("MER_HEADLESS", "batch")
+    with pytest.raises(ValueError, match=r"\$MER_HEADLESS='batch': expected 1/true/yes"):
+        explore.frontend_state()
 
 
 def test_a_kernel_launched_by_a_kernel_is_not_a_reader(tmp_path):

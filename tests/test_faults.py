@@ -369,6 +369,28 @@ def test_require_licensed_environment_value_checked(tmp_path, monkeypatch, value
         load_dataset("samm", data_root=tmp_path)
 
 
+@pytest.mark.parametrize("raw, expected", [(None, False), ("", False), (" 1 ", True), ("TRUE", True), ("yes", True),
+                                           ("on", True), ("0", False), ("False", False), ("no", False),
+                                           ("off", False)])
+def test_env_flag_reads_on_and_off(monkeypatch, raw, expected):
+    from mer_utils.paths import env_flag
+
+    if raw is None:
+        monkeypatch.delenv("MER_TEST_FLAG", raising=False)
+    else:
+        monkeypatch.setenv("MER_TEST_FLAG", raw)
+    assert env_flag("MER_TEST_FLAG") is expected
+    assert env_flag("MER_TEST_FLAG", default=True) is (True if not (raw or "").strip() else expected)
+
+
+def test_env_flag_names_the_variable_of_a_malformed_value(monkeypatch):  # error
+    from mer_utils.paths import env_flag
+
+    monkeypatch.setenv("MER_TEST_FLAG", "maybe")
+    with pytest.raises(ValueError, match=r"\$MER_TEST_FLAG='maybe': expected 1/true/yes \(go\) or 0/false/no; fix"):
+        env_flag("MER_TEST_FLAG", yes="go")
+
+
 def test_require_licensed_parameter_type_checked(tmp_path):  # error
     with pytest.raises(TypeError, match=r"require_licensed='yes': expected True, False or None"):
         load_dataset("samm", data_root=tmp_path, require_licensed="yes")

@@ -36,6 +36,14 @@ def test_train_stage_follows_its_formula():
     assert one.gpu_bytes == 4 * (1000 + 3 * 500) + 10 * 1e6
 
 
+def test_a_group_stage_sums_time_and_disk_and_keeps_the_peak_memory():
+    group = P.Stage("group")
+    assert group.absorb(P.Stage("a", 10, 5, 7, 100), "a: 10 s") is group
+    group.absorb(P.Stage("b", 20, 3, 9, 50), "b: 20 s").absorb(P.Stage("c", 1, 1, 1, 1))
+    assert (group.seconds, group.gpu_bytes, group.host_bytes, group.disk_bytes) == (31, 5, 9, 151)
+    assert group.detail == "a: 10 s; b: 20 s"
+
+
 def test_rows_have_the_issue_keys_and_the_total_is_their_sum(monkeypatch):
     def fake(slug, settings):
         gb = len(slug) * P.GB

@@ -108,6 +108,8 @@ def test_ars_rrs_hand_computed_2x2():
     expected = np.rint((np.array([[40, 250], [5, 255]]) - 5) / 250 * 255)
     assert residual.relative_residual_sum(q0, keys).tolist() == expected.tolist()
     assert residual.relative_residual_sum(q0, np.stack([q0, q0])).tolist() == [[0, 0], [0, 0]]
+    ars, rrs = residual.residual_sums(q0, keys)  # both from one residual sum
+    assert ars.tolist() == [[40, 250], [5, 255]] and rrs.tolist() == expected.tolist()
 
 
 def test_residual_shape_mismatch_is_an_error():

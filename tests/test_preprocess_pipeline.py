@@ -255,6 +255,18 @@ def test_prepare_many_rejects_bad_arguments(table):
         prepare_many(["she2020"], table, params={"wei2022": {"k": 2}}, progress=False)
 
 
+def test_decoding_memo_lives_for_one_shared_decoding_block():
+    from mer_utils.preprocess import clips
+
+    clips.decoding_memo()["x"] = 1
+    assert clips.decoding_memo() == {}  # outside a block: nothing is kept
+    with clips.shared_decoding():
+        clips.decoding_memo()["x"] = 1
+        with clips.shared_decoding():
+            assert clips.decoding_memo() == {"x": 1}  # nested blocks share the outer one's frames
+    assert clips.decoding_memo() == {}
+
+
 def test_tensor_path_matches_the_reference_and_is_cached_apart(table):
     """Issue 22: the GPU path (torch ops, here on the CPU) gives the reference arrays within the stated
     tolerances, under its own cache key; 'auto' on a machine without CUDA is the reference path itself."""

@@ -15,7 +15,7 @@ from mer_utils.preprocess.align import alignment_transform, warp_frames  # noqa:
 from mer_utils.preprocess.clips import decode  # noqa: E402
 from mer_utils.preprocess.faces import MEAN_FACE_68  # noqa: E402
 from mer_utils.preprocess.magnify import magnify_against_onset  # noqa: E402
-from mer_utils.preprocess.residual import absolute_residual_sum, relative_residual_sum  # noqa: E402
+from mer_utils.preprocess.residual import absolute_residual_sum, relative_residual_sum, residual_sums  # noqa: E402
 from mer_utils.preprocess.temporal import temporal_interpolate  # noqa: E402
 
 
@@ -97,3 +97,5 @@ def test_residual_sums_are_exact(frames, dev):
                                   absolute_residual_sum(frames[0], frames[1:]))
     np.testing.assert_array_equal(T.relative_residual_sum_tensor(a, k).cpu().numpy(),
                                   relative_residual_sum(frames[0], frames[1:]))
+    for got, want in zip(T.residual_sums_tensor(a, k), residual_sums(frames[0], frames[1:])):
+        np.testing.assert_array_equal(got.cpu().numpy(), want)

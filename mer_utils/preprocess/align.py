@@ -23,7 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .faces import MEAN_FACE_68, FaceLandmarks, _check_landmarks, detect_landmarks, eye_centres, \
+from .faces import MEAN_FACE_68, FaceLandmarks, _check_landmarks, detect_landmarks, eye_centres, to_grey, \
     whole_frame_landmarks
 
 CROPS = ("eyes", "landmarks")
@@ -215,8 +215,7 @@ def register_to_first(frames: np.ndarray, motion: str = "euclidean", iterations:
         raise ValueError(f"register_to_first: motion={motion!r}, expected one of {REGISTER_CHOICES[1:]}.")
 
     def grey(x):
-        g = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) if x.ndim == 3 else x
-        return cv2.GaussianBlur(g, (5, 5), 1.0).astype(np.float32)
+        return cv2.GaussianBlur(to_grey(x), (5, 5), 1.0).astype(np.float32)
 
     ref = grey(frames[0])
     h, w = ref.shape

@@ -168,6 +168,13 @@ def shared_decoding():
             _SHARED = None
 
 
+def decoding_memo() -> dict:
+    """The frames decoded inside the current :func:`shared_decoding` block (a dict another reader, e.g. the
+    tensor path of the recipes, may add its own decoded frames to, under keys of its own); outside a block a
+    fresh empty dict, so nothing is kept."""
+    return _SHARED if _SHARED is not None else {}
+
+
 def decode(path: str, color: bool = True, reduce: int = 1, clip: str | None = None) -> np.ndarray:
     """One frame as uint8 RGB (H, W, 3) or grey (H, W), JPEG-decoded at 1/``reduce`` size (inside
     :func:`shared_decoding`: decoded once and returned read-only afterwards)."""

@@ -125,7 +125,8 @@ def load_magnification_network(checkpoint=None, device="cpu", strict: bool = Tru
     """A :class:`MotionMagnificationNet` in eval mode with weights from ``checkpoint``.
 
     ``checkpoint``: path to a ``torch.save`` file holding a state dict (or a dict with a ``state_dict`` /
-    ``model`` entry; a ``module.`` prefix from DataParallel is removed).
+    ``model`` / ``model_state_dict`` entry; a ``module.`` prefix from DataParallel is removed;
+    :func:`mer_utils.training.checkpoints.unwrap_state_dict`).
     """
     if checkpoint is None:
         raise ValueError(
@@ -136,13 +137,9 @@ def load_magnification_network(checkpoint=None, device="cpu", strict: bool = Tru
     path = Path(checkpoint).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"Magnification checkpoint {path} does not exist; pass the path of a saved state dict.")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict):
-        for key in ("state_dict", "model", "model_state_dict"):
-            if key in state and isinstance(state[key], dict):
-                state = state[key]
-                break
-    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+    from ..training.checkpoints import unwrap_state_dict
+
+    state = unwrap_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     net = MotionMagnificationNet()
     net.load_state_dict(state, strict=strict)
     return net.to(device).eval()

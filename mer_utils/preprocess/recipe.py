@@ -20,11 +20,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import clips as _clips
+from . import residual as _residual
 from .align import as_size, warp_frames
 from .clips import ClipSegment, read_positions, reduce_factor, reduced_matrix
 from .faces import DETECTORS
 from .magnify import magnify_against_onset
-from .residual import absolute_residual_sum, relative_residual_sum
 from .temporal import temporal_interpolate
 
 #: The torch device of the tensor path while :func:`tensor_path` is active (set per clip by ``prepare``), else
@@ -198,7 +198,7 @@ def _read_aligned_tensor(seg, positions, transforms, sizes, color, timer):
     from .tensor_ops import decode_frames, warp_frames_tensor
 
     dev = _TENSOR_DEVICE
-    memo = _clips._SHARED if _clips._SHARED is not None else {}
+    memo = _clips.decoding_memo()
     paths = [str(seg.paths[p]) for p in positions]
     with timer("read", len(positions)):
         missing = list(dict.fromkeys(p for p in paths if (p, color, "tensor") not in memo))
@@ -240,10 +240,12 @@ def magnify_frames(onset: np.ndarray, frames: np.ndarray, factors, method: str =
 
 
 def residual_sums(start_frame: np.ndarray, key_frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Zhao et al. 2021's ARS and RRS images (eq. 5-7) of a start frame and its key frames (uint8 each)."""
+    """Zhao et al. 2021's ARS and RRS images (eq. 5-7) of a start frame and its key frames (uint8 each), from one
+    residual sum: :func:`~.residual.residual_sums`, or :func:`~.tensor_ops.residual_sums_tensor` on the tensor
+    path."""
     if _TENSOR_DEVICE is None:
-        return absolute_residual_sum(start_frame, key_frames), relative_residual_sum(start_frame, key_frames)
-    from .tensor_ops import absolute_residual_sum_tensor, relative_residual_sum_tensor
+        return _residual.residual_sums(start_frame, key_frames)
+    from .tensor_ops import residual_sums_tensor
 
-    a, k = _on_device(start_frame), _on_device(key_frames)
-    return absolute_residual_sum_tensor(a, k).cpu().numpy(), relative_residual_sum_tensor(a, k).cpu().numpy()
+    ars, rrs = residual_sums_tensor(_on_device(start_frame), _on_device(key_frames))
+    return ars.cpu().numpy(), rrs.cpu().numpy()

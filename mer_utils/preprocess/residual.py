@@ -26,14 +26,29 @@ def residual_sum(start_frame: np.ndarray, key_frames: np.ndarray) -> np.ndarray:
 
 def absolute_residual_sum(start_frame: np.ndarray, key_frames: np.ndarray) -> np.ndarray:
     """ARS image (eq. 5): the residual sum modulo 256, as uint8."""
-    return (residual_sum(start_frame, key_frames) % 256).astype(np.uint8)
+    return _ars(residual_sum(start_frame, key_frames))
 
 
 def relative_residual_sum(start_frame: np.ndarray, key_frames: np.ndarray, gmin: float = 0.0,
                           gmax: float = 255.0) -> np.ndarray:
     """RRS image (eq. 6-7): the residual sum min-max scaled to [gmin, gmax] over the whole image, rounded to
     uint8. A constant residual (no motion at all) maps to ``gmin`` everywhere."""
-    diff = residual_sum(start_frame, key_frames).astype(np.float64)
+    return _rrs(residual_sum(start_frame, key_frames), gmin, gmax)
+
+
+def residual_sums(start_frame: np.ndarray, key_frames: np.ndarray, gmin: float = 0.0,
+                  gmax: float = 255.0) -> tuple[np.ndarray, np.ndarray]:
+    """``(ARS, RRS)``: :func:`absolute_residual_sum` and :func:`relative_residual_sum` from one residual sum."""
+    diff = residual_sum(start_frame, key_frames)
+    return _ars(diff), _rrs(diff, gmin, gmax)
+
+
+def _ars(diff: np.ndarray) -> np.ndarray:
+    return (diff % 256).astype(np.uint8)
+
+
+def _rrs(diff: np.ndarray, gmin: float, gmax: float) -> np.ndarray:
+    diff = diff.astype(np.float64)
     lo, hi = diff.min(), diff.max()
     if hi - lo <= 0:
         scaled = np.full(diff.shape, float(gmin))

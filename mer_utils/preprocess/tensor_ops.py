@@ -264,16 +264,30 @@ def residual_sum_tensor(start_frame, key_frames):
 
 def absolute_residual_sum_tensor(start_frame, key_frames):
     """ARS (eq. 5): the residual sum modulo 256, uint8."""
-    import torch
-
-    return (residual_sum_tensor(start_frame, key_frames) % 256).to(torch.uint8)
+    return _ars_tensor(residual_sum_tensor(start_frame, key_frames))
 
 
 def relative_residual_sum_tensor(start_frame, key_frames, gmin: float = 0.0, gmax: float = 255.0):
     """RRS (eq. 6-7): the residual sum min-max scaled to [gmin, gmax] over the whole image, uint8."""
+    return _rrs_tensor(residual_sum_tensor(start_frame, key_frames), gmin, gmax)
+
+
+def residual_sums_tensor(start_frame, key_frames, gmin: float = 0.0, gmax: float = 255.0):
+    """``(ARS, RRS)`` from one residual sum (:func:`~.residual.residual_sums`)."""
+    diff = residual_sum_tensor(start_frame, key_frames)
+    return _ars_tensor(diff), _rrs_tensor(diff, gmin, gmax)
+
+
+def _ars_tensor(diff):
     import torch
 
-    diff = residual_sum_tensor(start_frame, key_frames).double()
+    return (diff % 256).to(torch.uint8)
+
+
+def _rrs_tensor(diff, gmin: float, gmax: float):
+    import torch
+
+    diff = diff.double()
     lo, hi = diff.min(), diff.max()
     if float(hi - lo) <= 0:
         scaled = torch.full_like(diff, float(gmin))

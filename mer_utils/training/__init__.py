@@ -8,7 +8,7 @@
   per-epoch history. Model selection / early stopping use an **inner validation split of training subjects**
   (:func:`inner_split`) and nothing else. :class:`TrainConfig`, :func:`predict`.
 * :mod:`~.checkpoints` — :func:`save_checkpoint`, :func:`load_checkpoint`, :func:`fit_or_load`,
-  :func:`load_state_replacing_head`
+  :func:`load_state_replacing_head`, :func:`unwrap_state_dict`
   (checkpoint-if-present, else train).
 * :mod:`~.adapters` — the methods the runner takes: :class:`TorchMethod` (a model factory + :class:`TrainConfig`),
   :class:`SklearnMethod` (a scikit-learn estimator on feature vectors, e.g. LBP-TOP + linear SVM, She et al.'s
@@ -25,7 +25,7 @@ reproduce a paper's subject-overlapping split, which is then recorded in the par
 """
 from .adapters import CallableMethod, FoldOutput, SklearnMethod, TorchMethod, as_fold_output, as_method
 from .checkpoints import (fit_or_load, load_checkpoint, load_state_replacing_head, save_checkpoint,
-                          trained_state_dict)
+                          trained_state_dict, unwrap_state_dict)
 from .crossval import FULL_HASH_BYTES, CVResult, DamagedRunWarning, cross_validate, inputs_fingerprint, load_fold_tables
 from .dataset import REQUIRED_COLUMNS, ClipDataset, as_table, check_fold, check_table, class_names_from, fold_seed, \
     inner_split
@@ -35,7 +35,8 @@ from .loop import BALANCE_CHOICES, SELECT_CHOICES, FitResult, TrainConfig, balan
 
 __all__ = [
     "CallableMethod", "FoldOutput", "SklearnMethod", "TorchMethod", "as_fold_output", "as_method", "fit_or_load",
-    "load_checkpoint", "load_state_replacing_head", "save_checkpoint", "trained_state_dict", "FULL_HASH_BYTES", "CVResult", "cross_validate", "inputs_fingerprint",
+    "load_checkpoint", "load_state_replacing_head", "save_checkpoint", "trained_state_dict", "unwrap_state_dict",
+    "FULL_HASH_BYTES", "CVResult", "cross_validate", "inputs_fingerprint",
     "load_fold_tables", "REQUIRED_COLUMNS", "ClipDataset", "as_table", "check_fold", "check_table",
     "class_names_from", "fold_seed", "inner_split", "LEAKAGE_PROTOCOLS", "FeatureMLP", "LeakageResult",
     "leakage_experiment", "DamagedRunWarning", "BALANCE_CHOICES", "SELECT_CHOICES", "FitResult", "TrainConfig", "balanced_indices",

@@ -1,5 +1,6 @@
 """Checkpoints: :func:`save_checkpoint` (atomic; the trained parameters only, :func:`trained_state_dict`),
-:func:`load_checkpoint`, :func:`fit_or_load` (checkpoint-if-present, else train and save) and
+:func:`load_checkpoint`, :func:`fit_or_load` (checkpoint-if-present, else train and save),
+:func:`unwrap_state_dict` (the state dict inside someone else's checkpoint) and
 :func:`load_state_replacing_head` (a pretrained checkpoint whose classifier has another size)."""
 from __future__ import annotations
 
@@ -94,18 +95,31 @@ def fit_or_load(model, data: ClipDataset, train_idx, config: TrainConfig, checkp
     return res
 
 
+#: Keys under which other people's checkpoints wrap their state dict (tried in this order, nested ones too).
+STATE_DICT_KEYS = ("state_dict", "model", "model_state_dict")
+
+
+def unwrap_state_dict(state) -> dict:
+    """The state dict (parameter name -> tensor) inside a loaded checkpoint: descends into the first of
+    :data:`STATE_DICT_KEYS` that holds a dict, as long as there is one, and removes DataParallel's ``module.``
+    prefixes. Anything but a dict is a ``TypeError``."""
+    while isinstance(state, dict):
+        inner = next((state[k] for k in STATE_DICT_KEYS if isinstance(state.get(k), dict)), None)
+        if inner is None:
+            break
+        state = inner
+    if not isinstance(state, dict):
+        raise TypeError(f"Expected a state dict (parameter name -> tensor), got {type(state).__name__}.")
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+
+
 def load_state_replacing_head(model, state: dict, head: str = "fc") -> str:
-    """Load a pretrained ``state`` (a state dict, or a dict holding one under ``state_dict`` / ``model``;
-    ``module.`` prefixes of DataParallel removed) into ``model`` whose classifier ``head`` may differ in size
+    """Load a pretrained ``state`` (a state dict, or a checkpoint holding one; :func:`unwrap_state_dict`)
+    into ``model`` whose classifier ``head`` may differ in size
     (e.g. a FER+ checkpoint with 8 classes into a 7-class network): the head's entries of another shape are
     left out, so the model keeps its own freshly initialised head. Returns a sentence saying what was done;
     any other mismatch raises an error naming the keys."""
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise TypeError(f"Expected a state dict (parameter name -> tensor), got {type(state).__name__}.")
-    state = {(k[7:] if k.startswith("module.") else k): v for k, v in state.items()}
+    state = unwrap_state_dict(state)
     own = model.state_dict()
     replaced = sorted(k for k, v in state.items() if k.startswith(head + ".") and k in own
                       and tuple(v.shape) != tuple(own[k].shape))

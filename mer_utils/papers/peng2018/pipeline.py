@@ -273,10 +273,11 @@ def make_stage(task: str, settings, init: str = "scratch", init_path=None) -> Pe
 
 
 def show_progress() -> bool:
-    """Progress bars on, unless ``TQDM_DISABLE`` is set (the course runner sets it for stored outputs)."""
-    import os
+    """Progress bars on, unless ``TQDM_DISABLE`` is on (:func:`mer_utils.paths.env_flag`; the course runner sets it
+    for stored outputs)."""
+    from ...paths import env_flag
 
-    return os.environ.get("TQDM_DISABLE", "").strip().lower() in ("", "0", "false", "no")
+    return not env_flag("TQDM_DISABLE", yes="no progress bars", no="progress bars")
 
 
 def run_stage(stage: PengStage, train_data, folds, *, test_data=None, device="auto", progress: bool | None = None,
