@@ -297,6 +297,10 @@ def plan(profile: str = "full", notebooks: list | None = None, params: Mapping |
     from .plan_notebooks import ESTIMATORS, synthetic_data
 
     check_profile(profile)
+    if profile != "full":
+        raise ValueError(f"plan: profile {profile!r} — the cost plan models PROFILE='full' on the paper-size data "
+                         "(what needs a GPU machine); the 'ci' and 'quick' profiles run the small CPU data in minutes "
+                         "(README: 'Two commands'). Use --profile full.")
     chosen = resolve_notebooks(notebooks)
     # as `course run`: with several notebooks a parameter goes to those that declare it (an error when none does)
     from .course import plan_parameters

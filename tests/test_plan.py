@@ -93,3 +93,15 @@ def test_course_plan_routes_a_parameter_to_the_notebooks_that_declare_it():
     assert fewer["40_zhao2021_residual_sum_cropnet"] == every["40_zhao2021_residual_sum_cropnet"]
     with pytest.raises(CourseError, match="'NOPE' is not declared by any selected notebook"):
         plan("full", None, {"NOPE": 1})
+
+
+def test_the_plan_refuses_the_cpu_profiles_with_an_error_naming_full():
+    """The plan models PROFILE='full' on paper-size data; 'quick' / 'ci' used to crash deep inside notebook 50's
+    estimator (AMAN inputs='map')."""
+    import pytest
+
+    from mer_utils.plan import plan
+
+    for profile in ("quick", "ci"):
+        with pytest.raises(ValueError, match="--profile full"):
+            plan(profile, ["50"])
