@@ -108,6 +108,7 @@ def test_pipeline_cross_validates_and_resumes(tmp_path, monkeypatch, she_tiny_pr
               device="cpu", progress=False)
     cv = run_multiple_aggregation(table, faces, folds, settings, **kw)
     assert len(cv.predictions) == len(table) and cv.computed == ["fold1of2", "fold2of2"]
+    assert "training on cpu" in str(cv.frames_placement)  # notebook 10 prints where the frames were kept
     agg = aggregation_results(cv, 4)
     assert list(agg["aggregation"])[-1] == "mean+std+median"
     assert list(agg["width"]) == [8, 8, 8, 16, 16, 16, 24] and (agg["n"] == len(table)).all()
