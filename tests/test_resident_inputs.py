@@ -18,7 +18,7 @@ CUDA0 = torch.device("cuda", 0)  # a torch.device is taken as given: no GPU need
 def test_placement_rule_with_mocked_memory():
     fits = place_inputs(2 * GB, CUDA0, fraction=0.5, available_bytes=4 * GB)  # exactly at the limit
     assert (fits.device, fits.resident, fits.pinned_batches, fits.limit_bytes) == ("cuda:0", True, False, 2 * GB)
-    assert "resident on cuda:0" in str(fits) and "2.0 GB" in str(fits)
+    assert "resident on cuda:0" in str(fits) and "limit 2.0 GB = 0.5 x 4.0 GB available" in str(fits)
     over = place_inputs(2 * GB + 1, CUDA0, fraction=0.5, available_bytes=4 * GB)
     assert (over.device, over.resident, over.pinned_batches, over.training_device) == ("cpu", False, True, "cuda:0")
     assert "host memory" in str(over) and "pinned" in str(over)

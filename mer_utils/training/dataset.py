@@ -149,8 +149,8 @@ RESIDENT_FRACTION = 0.5
 class Placement:
     """Where :meth:`ClipDataset.resident` put the inputs: ``device`` (where they live), ``resident`` (on the
     training device, a CUDA GPU), ``pinned_batches`` (host inputs for CUDA training: batches gathered into
-    page-locked memory), their size and the memory rule's numbers (``None`` off CUDA). ``str()`` is one line
-    for a notebook."""
+    page-locked memory), their size and the memory rule's numbers (``None`` off CUDA: available bytes, the limit
+    and the fraction that gave it). ``str()`` is one line for a notebook."""
 
     device: str
     training_device: str
@@ -159,12 +159,13 @@ class Placement:
     nbytes: int
     available_bytes: int | None = None
     limit_bytes: int | None = None
+    fraction: float | None = None
 
     def __str__(self) -> str:
-        size = f"{self.nbytes / 1e9:.2f} GB"
+        size = f"{self.nbytes / 1e9:.2f} GB" if self.nbytes >= 1e8 else f"{self.nbytes / 1e6:.1f} MB"
         if self.available_bytes is None:
             return f"inputs ({size}) in host memory: training on {self.training_device}"
-        rule = f"limit {self.limit_bytes / 1e9:.1f} GB = share of {self.available_bytes / 1e9:.1f} GB available"
+        rule = f"limit {self.limit_bytes / 1e9:.1f} GB = {self.fraction:g} x {self.available_bytes / 1e9:.1f} GB available"
         if self.resident:
             return f"inputs ({size}) resident on {self.device}, batches gathered there ({rule})"
         return (f"inputs ({size}) in host memory, over the GPU limit ({rule}): batches gathered into pinned memory "
@@ -200,7 +201,7 @@ def place_inputs(nbytes: int, device: Any, fraction: float = RESIDENT_FRACTION,
     avail = cuda_available_bytes(dev) if available_bytes is None else int(available_bytes)
     limit = int(fraction * avail)
     fits = nbytes <= limit
-    return Placement(str(dev) if fits else "cpu", str(dev), fits, not fits, int(nbytes), avail, limit)
+    return Placement(str(dev) if fits else "cpu", str(dev), fits, not fits, int(nbytes), avail, limit, float(fraction))
 
 
 def class_names_from(table: pd.DataFrame) -> list[str]:
