@@ -16,7 +16,8 @@ The model of time (each term is a named constant below, with its reasoning):
   forward's FLOPs F (backward = 2x forward) at a sustained throughput, or the per-op launch cost of eager PyTorch
   when the net is too small to fill the GPU, whichever is larger; an inference step the same with factor 1;
 - plus, per sample, ``SAMPLE_OVERHEAD_S + input_bytes / HOST_BYTES_PER_S`` (the data loaders run in the main
-  process, ``num_workers=0``: Python indexing, dtype conversion, collate and the copy to the GPU are serial);
+  process, ``num_workers=0``: Python indexing, dtype conversion, collate and the copy to the GPU are serial;
+  inputs resident on the GPU, :meth:`mer_utils.training.ClipDataset.resident`, pay no host bytes);
 - plus preprocessing on the CPU (frames read and aligned, detectors, flows, magnification) split over
   ``PREP_WORKERS`` processes — counted in the GPU-hours because the GPU is held meanwhile.
 
@@ -67,6 +68,8 @@ FARNEBACK_S_128 = 0.002
 MAGNIFY_S_224 = 2e-3
 #: Processes ``prepare`` runs on the GPU machine (16 cores there).
 PREP_WORKERS = 8
+#: GPU memory of the H100 the plan prices (GB): what :func:`mer_utils.training.place_inputs` is asked about.
+H100_MEMORY_GB = 80.0
 #: CUDA context and allocator slack on the GPU; the notebook kernel with torch imported on the host (GB).
 CUDA_CONTEXT_GB = 0.6
 PROCESS_HOST_GB = 1.5
@@ -184,34 +187,38 @@ class NotebookPlan:
 def train_stage(name: str, model: ModelProfile, *, epochs: int, batch: int, train_samples: float,
                 eval_samples: float = 0.0, input_bytes: float = 0.0, folds: int = 1, checkpoint: bool = False,
                 optimizer_states: int = 2, per_sample_extra_s: float = 0.0, host_bytes: float = 0.0,
-                extra_disk: float = 0.0, sliced: bool = False) -> Stage:
+                extra_disk: float = 0.0, sliced: bool = False, resident_bytes: float = 0.0) -> Stage:
     """A training run: ``train_samples`` = samples trained per epoch **summed over the folds** (LOSO: N x (S - 1)),
     ``eval_samples`` = samples predicted over the whole run (test sets, per-epoch tracking, feature extraction).
 
     seconds = epochs x (train_samples / batch) x max(3 B F / EFFECTIVE_FLOP_PER_S, 3 ops OP_OVERHEAD_S)
             + (eval_samples / batch) x max(B F / EFFECTIVE_FLOP_PER_S, ops OP_OVERHEAD_S)
             + (epochs x train_samples + eval_samples) x (SAMPLE_OVERHEAD_S (SLICED_SAMPLE_OVERHEAD_S when
-              ``sliced``: array inputs gathered a batch at a time) + input_bytes / HOST_BYTES_PER_S
+              ``sliced``: array inputs gathered a batch at a time) + input_bytes / HOST_BYTES_PER_S (0 when the
+              inputs are resident on the GPU: gathered and converted there, at its memory bandwidth)
               + per_sample_extra_s)
-    GPU bytes = 4 (parameters + (1 + optimizer_states) trainable) + batch x activation bytes;
+    GPU bytes = 4 (parameters + (1 + optimizer_states) trainable) + batch x activation bytes + ``resident_bytes``
+    (inputs kept on the GPU, :meth:`mer_utils.training.ClipDataset.resident`; they imply ``sliced``);
     disk = folds x (checkpoint bytes, the trained parameters only, if the pipeline saves each fold's model)
            + result store + ``extra_disk``.
     """
     step_train = max(TRAIN_FLOP_FACTOR * batch * model.flops / EFFECTIVE_FLOP_PER_S,
                      TRAIN_FLOP_FACTOR * model.ops * OP_OVERHEAD_S)
     step_eval = max(batch * model.flops / EFFECTIVE_FLOP_PER_S, model.ops * OP_OVERHEAD_S)
-    per_sample = (SLICED_SAMPLE_OVERHEAD_S if sliced else SAMPLE_OVERHEAD_S) + input_bytes / HOST_BYTES_PER_S \
-        + per_sample_extra_s
+    sliced = sliced or resident_bytes > 0
+    host_copy = 0.0 if resident_bytes > 0 else input_bytes / HOST_BYTES_PER_S
+    per_sample = (SLICED_SAMPLE_OVERHEAD_S if sliced else SAMPLE_OVERHEAD_S) + host_copy + per_sample_extra_s
     seconds = (epochs * train_samples / batch * step_train + eval_samples / batch * step_eval
                + (epochs * train_samples + eval_samples) * per_sample)
-    gpu = 4 * (model.params + (1 + optimizer_states) * model.trainable) + batch * model.activation_bytes
+    gpu = 4 * (model.params + (1 + optimizer_states) * model.trainable) + batch * model.activation_bytes + resident_bytes
     saved = (model.saved_bytes or model.state_bytes) if checkpoint else 0  # trained parameters only
     disk = folds * (saved + RESULT_BYTES_PER_FOLD) + extra_disk
     flop = TRAIN_FLOP_FACTOR * epochs * train_samples * model.flops + eval_samples * model.flops
     return Stage(name, seconds, gpu, host_bytes, disk,
                  f"{folds} fold(s), {epochs} epochs x {train_samples:,.0f} samples, batch {batch}, "
                  f"{model.flops / 1e9:.3g} GFLOP/sample, {flop:.2e} FLOP"
-                 + (f", checkpoints {saved / 1e6:.0f} MB/fold" if checkpoint else ""))
+                 + (f", checkpoints {saved / 1e6:.0f} MB/fold" if checkpoint else "")
+                 + (f", inputs resident on the GPU ({resident_bytes / 1e9:.2f} GB)" if resident_bytes else ""))
 
 
 def _nbytes(shape, dtype) -> int:

@@ -108,6 +108,7 @@ def test_pipeline_cross_validates_and_resumes(tmp_path, monkeypatch, she_tiny_pr
               device="cpu", progress=False)
     cv = run_multiple_aggregation(table, faces, folds, settings, **kw)
     assert len(cv.predictions) == len(table) and cv.computed == ["fold1of2", "fold2of2"]
+    assert "training on cpu" in str(cv.frames_placement)  # notebook 10 prints where the frames were kept
     agg = aggregation_results(cv, 4)
     assert list(agg["aggregation"])[-1] == "mean+std+median"
     assert list(agg["width"]) == [8, 8, 8, 16, 16, 16, 24] and (agg["n"] == len(table)).all()
@@ -127,9 +128,12 @@ def test_uint8_frame_batches_train_exactly_like_per_frame_float_tensors(she_tiny
     device; training gives the same weights (to float rounding) as feeding each frame as a float tensor through a
     callable (without dropout: the old path's DataLoader also drew from torch's generator, which shifted the
     dropout masks)."""
-    from mer_utils.papers.she2020.pipeline import (MultipleAggregationPipeline, She2020Settings, _to_tensor,
-                                                   frame_indices, frame_table)
+    from mer_utils.papers.she2020.pipeline import (MultipleAggregationPipeline, She2020Settings, frame_indices,
+                                                   frame_table)
     from mer_utils.training import ClipDataset, fit
+
+    def _to_tensor(frames):  # the per-frame float conversion of the old path
+        return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
 
     table, faces = she_tiny_problem()
     settings = She2020Settings(width=2, blocks_per_stage=1, hidden=8, epochs=2, batch_size=8, scale=0.2, dropout=0.0)

@@ -44,6 +44,18 @@ def test_a_group_stage_sums_time_and_disk_and_keeps_the_peak_memory():
     assert group.detail == "a: 10 s; b: 20 s"
 
 
+def test_resident_inputs_cost_gpu_memory_and_no_host_bytes():
+    """Issue 20: inputs kept on the GPU (ClipDataset.resident) pay the batch gather only, no host copy per sample,
+    and take GPU memory; She's plan asks the pipeline's placement rule about an empty H100 (paper size: resident)."""
+    prof = P.ModelProfile(flops=1e9, ops=100, activation_bytes=1e6, params=1000, trainable=500, state_bytes=4000)
+    kw = dict(epochs=1, batch=10, train_samples=1000, input_bytes=4e5, sliced=True)
+    host, gpu = P.train_stage("x", prof, **kw), P.train_stage("x", prof, **kw, resident_bytes=2e9)
+    assert host.seconds - gpu.seconds == pytest.approx(1000 * 4e5 / P.HOST_BYTES_PER_S)
+    assert gpu.gpu_bytes == host.gpu_bytes + 2e9
+    she = {s["name"]: s for s in P.plan("full", ["10"])[0]["stages"]}
+    assert "inputs resident on the GPU" in she["train fusion"]["detail"]
+
+
 def test_rows_have_the_issue_keys_and_the_total_is_their_sum(monkeypatch):
     def fake(slug, settings):
         gb = len(slug) * P.GB

@@ -2,7 +2,8 @@
 
 * :mod:`~.dataset` — :class:`ClipDataset`, a prepared dataset: the clip table (``clip_uid``, ``subject_uid``,
   ``dataset``, ``label``) plus the inputs (an array, a tuple of arrays for multi-input models, or an index ->
-  tensor callable); the subject-wise checks of a fold (:func:`check_fold`, :func:`inner_split`, :func:`fold_seed`).
+  tensor callable), kept on the training GPU when they fit (:meth:`ClipDataset.resident`, rule :func:`place_inputs`);
+  the subject-wise checks of a fold (:func:`check_fold`, :func:`inner_split`, :func:`fold_seed`).
 * :mod:`~.loop` — :func:`fit`, plain PyTorch training: optimiser, scheduler, loss, epochs, batch size,
   class-balanced sampling or oversampling, batch augmentations, mixed precision on CUDA only, tqdm progress and a
   per-epoch history. Model selection / early stopping use an **inner validation split of training subjects**
@@ -27,8 +28,8 @@ from .adapters import CallableMethod, FoldOutput, SklearnMethod, TorchMethod, as
 from .checkpoints import (fit_or_load, load_checkpoint, load_state_replacing_head, save_checkpoint,
                           trained_state_dict, unwrap_state_dict)
 from .crossval import FULL_HASH_BYTES, CVResult, DamagedRunWarning, cross_validate, inputs_fingerprint, load_fold_tables
-from .dataset import REQUIRED_COLUMNS, ClipDataset, as_table, check_fold, check_table, class_names_from, fold_seed, \
-    inner_split
+from .dataset import REQUIRED_COLUMNS, RESIDENT_FRACTION, ClipDataset, Placement, as_table, check_fold, check_table, \
+    class_names_from, cuda_available_bytes, fold_seed, inner_split, place_inputs
 from .leakage import LEAKAGE_PROTOCOLS, FeatureMLP, LeakageResult, leakage_experiment
 from .loop import BALANCE_CHOICES, SELECT_CHOICES, FitResult, TrainConfig, balanced_indices, epoch_order, fit, \
     make_optimizer, predict
@@ -38,7 +39,8 @@ __all__ = [
     "load_checkpoint", "load_state_replacing_head", "save_checkpoint", "trained_state_dict", "unwrap_state_dict",
     "FULL_HASH_BYTES", "CVResult", "cross_validate", "inputs_fingerprint",
     "load_fold_tables", "REQUIRED_COLUMNS", "ClipDataset", "as_table", "check_fold", "check_table",
-    "class_names_from", "fold_seed", "inner_split", "LEAKAGE_PROTOCOLS", "FeatureMLP", "LeakageResult",
+    "class_names_from", "fold_seed", "inner_split", "RESIDENT_FRACTION", "Placement", "cuda_available_bytes",
+    "place_inputs", "LEAKAGE_PROTOCOLS", "FeatureMLP", "LeakageResult",
     "leakage_experiment", "DamagedRunWarning", "BALANCE_CHOICES", "SELECT_CHOICES", "FitResult", "TrainConfig", "balanced_indices",
     "epoch_order", "fit", "make_optimizer", "predict",
 ]

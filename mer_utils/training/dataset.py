@@ -1,9 +1,11 @@
 """The prepared dataset a training run reads (:class:`ClipDataset`: the clip table plus the inputs) and the
 subject-wise checks of its splits: :func:`inner_split` (validation subjects taken from the training subjects
-only), :func:`check_fold` (no subject on both sides), :func:`fold_seed`."""
+only), :func:`check_fold` (no subject on both sides), :func:`fold_seed`. :meth:`ClipDataset.resident` keeps
+tensor inputs on the training GPU when they fit (:func:`place_inputs`, the rule)."""
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -40,12 +42,15 @@ class ClipDataset:
       * a tuple/list of such arrays for multi-input models (the model is called as ``model(*x)``),
       * a callable ``i -> tensor`` (or tuple of tensors) that loads clip ``i`` lazily (e.g. from a cache).
 
-    ``dataset[i]`` returns ``(x, label)`` as torch tensors, so it plugs into a DataLoader.
+    ``dataset[i]`` returns ``(x, label)`` as torch tensors, so it plugs into a DataLoader. Array inputs are
+    gathered a batch at a time by the training loop, where they live: :meth:`resident` puts them on the
+    training GPU when they fit (``placement`` then says what was decided; ``None`` for a dataset never placed).
     """
 
     def __init__(self, table: pd.DataFrame, inputs: Any, class_names: Sequence[str] | None = None):
         self.table = check_table(table).reset_index(drop=True)
         self.inputs = inputs
+        self.placement: Placement | None = None
         n = len(self.table)
         if callable(inputs) and not hasattr(inputs, "shape"):
             self._get = inputs
@@ -83,7 +88,31 @@ class ClipDataset:
         table["label"] = labels.astype(np.int64)
         if "label_name" in table.columns:
             table["label_name"] = [self.class_names[i] for i in table["label"]]
-        return ClipDataset(table, self.inputs, self.class_names)
+        out = ClipDataset(table, self.inputs, self.class_names)
+        out.placement = self.placement
+        return out
+
+    def resident(self, device: Any, fraction: float = None, available_bytes: int | None = None) -> "ClipDataset":
+        """The same clips with their array inputs placed for training on ``device`` by :func:`place_inputs`:
+        moved onto a CUDA ``device`` when they take at most ``fraction`` of its available memory (batches are
+        then gathered and converted on the GPU, nothing crosses the bus per batch), else kept in host memory and
+        gathered into page-locked (pinned) batches that are copied asynchronously. Off CUDA nothing moves and
+        the batches are the same tensors as without placement. NumPy inputs become tensors (no copy on the host).
+        The decision is :attr:`placement` (printable). ``available_bytes`` overrides the measured free memory
+        (tests); ``fraction`` defaults to :data:`RESIDENT_FRACTION`."""
+        import torch
+
+        if self._arrays is None:
+            raise TypeError("ClipDataset.resident(): this dataset loads clips through a callable; resident inputs "
+                            "need arrays or tensors with one row per clip (ClipDataset(table, X)).")
+        tensors = [a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
+                   for a in self._arrays]
+        placement = place_inputs(sum(t.numel() * t.element_size() for t in tensors), device,
+                                 RESIDENT_FRACTION if fraction is None else fraction, available_bytes)
+        moved = [t.to(placement.device) for t in tensors]
+        out = ClipDataset(self.table, tuple(moved) if self._multi else moved[0], self.class_names)
+        out.placement = placement
+        return out
 
     @property
     def labels(self) -> np.ndarray:
@@ -107,6 +136,72 @@ class ClipDataset:
         a = self._arrays[0]
         a = a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
         return a.reshape(len(a), -1)
+
+
+#: Share of a CUDA device's available memory that :meth:`ClipDataset.resident` inputs may take. Available =
+#: free memory reported by the driver (``torch.cuda.mem_get_info``) + what PyTorch's caching allocator holds but
+#: does not use (memory an earlier run released). The other half stays for the model: weights, optimiser state,
+#: activations of a batch and cuDNN workspaces (She et al.'s paper-size run: frames ~2 GB, training ~4.3 GB).
+RESIDENT_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where :meth:`ClipDataset.resident` put the inputs: ``device`` (where they live), ``resident`` (on the
+    training device, a CUDA GPU), ``pinned_batches`` (host inputs for CUDA training: batches gathered into
+    page-locked memory), their size and the memory rule's numbers (``None`` off CUDA: available bytes, the limit
+    and the fraction that gave it). ``str()`` is one line for a notebook."""
+
+    device: str
+    training_device: str
+    resident: bool
+    pinned_batches: bool
+    nbytes: int
+    available_bytes: int | None = None
+    limit_bytes: int | None = None
+    fraction: float | None = None
+
+    def __str__(self) -> str:
+        size = f"{self.nbytes / 1e9:.2f} GB" if self.nbytes >= 1e8 else f"{self.nbytes / 1e6:.1f} MB"
+        if self.available_bytes is None:
+            return f"inputs ({size}) in host memory: training on {self.training_device}"
+        rule = f"limit {self.limit_bytes / 1e9:.1f} GB = {self.fraction:g} x {self.available_bytes / 1e9:.1f} GB available"
+        if self.resident:
+            return f"inputs ({size}) resident on {self.device}, batches gathered there ({rule})"
+        return (f"inputs ({size}) in host memory, over the GPU limit ({rule}): batches gathered into pinned memory "
+                f"and copied to {self.training_device}")
+
+
+def cuda_available_bytes(device: Any) -> int:
+    """Memory of CUDA ``device`` a new tensor can take: the driver's free memory (``torch.cuda.mem_get_info``)
+    plus what PyTorch's caching allocator reserves without using."""
+    import torch
+
+    free, _ = torch.cuda.mem_get_info(device)
+    return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+
+
+def place_inputs(nbytes: int, device: Any, fraction: float = RESIDENT_FRACTION,
+                 available_bytes: int | None = None) -> Placement:
+    """The memory rule of :meth:`ClipDataset.resident`: inputs of ``nbytes`` live on a CUDA ``device`` when
+    ``nbytes <= fraction x available`` (:func:`cuda_available_bytes`, or ``available_bytes`` when given), else
+    in host memory with pinned batches; on any other device (CPU, MPS) in host memory, unchanged."""
+    import torch
+
+    from ..device import resolve_device
+
+    if not 0 < fraction <= 1:
+        raise ValueError(f"place_inputs: fraction must be in (0, 1] (share of the GPU's available memory), "
+                         f"got {fraction}.")
+    dev = resolve_device(device)
+    if dev.type != "cuda":
+        return Placement("cpu", str(dev), False, False, int(nbytes))
+    if dev.index is None:
+        dev = torch.device("cuda", torch.cuda.current_device())
+    avail = cuda_available_bytes(dev) if available_bytes is None else int(available_bytes)
+    limit = int(fraction * avail)
+    fits = nbytes <= limit
+    return Placement(str(dev) if fits else "cpu", str(dev), fits, not fits, int(nbytes), avail, limit, float(fraction))
 
 
 def class_names_from(table: pd.DataFrame) -> list[str]:

@@ -137,21 +137,38 @@ def _forward(model, x):
     return out[0] if isinstance(out, (tuple, list)) else out
 
 
+def _gather(a, idx, pin: bool = False):
+    """Rows ``idx`` of tensor ``a``, on ``a``'s device; ``pin``: into page-locked host memory, so that the copy
+    to the GPU runs asynchronously (PyTorch's pinned allocator caches the buffers and keeps one until its copy
+    has finished)."""
+    import torch
+
+    if not pin:
+        return a[idx]
+    out = torch.empty((len(idx), *a.shape[1:]), dtype=a.dtype, pin_memory=True)
+    return torch.index_select(a, 0, idx, out=out)
+
+
 def _batches(data, order, batch_size: int, num_workers: int = 0):
     """Yield ``(x, y)`` batches of ``data`` in the given ``order`` (positions).
 
-    In-memory array inputs are sliced directly (fast: no per-clip Python call); lazily loaded inputs go
-    through a ``DataLoader`` (``num_workers`` processes).
+    In-memory array inputs are gathered a batch at a time where they live (fast: no per-clip Python call): on
+    the GPU for inputs made resident there (:meth:`ClipDataset.resident`; the labels go along), into pinned
+    host memory when the placement asks for it; lazily loaded inputs go through a ``DataLoader``
+    (``num_workers`` processes).
     """
     import torch
     from torch.utils.data import DataLoader, Subset
 
     order = np.asarray(order, dtype=int)
     if isinstance(data, ClipDataset) and data._arrays is not None:
-        labels = torch.from_numpy(np.array(data.labels, dtype=np.int64))
+        placement = data.placement
+        where = torch.device(placement.device) if placement is not None else torch.device("cpu")
+        pin = placement is not None and placement.pinned_batches
+        labels = torch.from_numpy(np.array(data.labels, dtype=np.int64)).to(where)
         for start in range(0, len(order), batch_size):
-            b = order[start:start + batch_size]
-            xs = [a[torch.as_tensor(b)] if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a[b]))
+            b = torch.as_tensor(order[start:start + batch_size], device=where)
+            xs = [_gather(a, b, pin) if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a[b.numpy()]))
                   for a in data._arrays]
             yield (tuple(xs) if data._multi else xs[0]), labels[b]
         return

@@ -245,15 +245,10 @@ def frame_indices(clip_idx, n_frames: int) -> np.ndarray:
     return (clip_idx[:, None] * n_frames + np.arange(n_frames)[None, :]).ravel()
 
 
-def _to_tensor(frames: np.ndarray):
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
-
-
 def frame_tensor(frames: np.ndarray):
-    """uint8 frames ``(M, h, w, C)`` -> one contiguous uint8 tensor ``(M, C, h, w)``: the training loop slices
-    whole batches from it (no per-frame Python call) and the network scales them to [0, 1] on the device
+    """uint8 frames ``(M, h, w, C)`` -> one contiguous uint8 tensor ``(M, C, h, w)``: the training loop gathers
+    whole batches from it (no per-frame Python call), on the GPU when it is resident there
+    (:meth:`mer_utils.training.ClipDataset.resident`), and the network scales them to [0, 1] on the device
     (issue 20; the same numbers as converting each frame to float first)."""
     import torch
 
@@ -331,11 +326,18 @@ class MultipleAggregationPipeline:
     :func:`mer_utils.training.cross_validate`; it writes ``model.pt`` (the frame network, reused when the
     fold is re-run), ``aggregations.csv`` (test predictions of every aggregation choice), ``svm.csv`` (the
     chosen SVM parameters) and ``frame_features.npz`` (the test clips' frame features) in the fold folder.
+
+    The frames are one uint8 tensor ``(N T, C, h, w)`` (:func:`frame_tensor`) placed once for the training
+    device (:meth:`mer_utils.training.ClipDataset.resident`): on a CUDA GPU when it takes at most
+    :data:`mer_utils.training.RESIDENT_FRACTION` of the memory available there — every training batch and every
+    frame-feature batch is then gathered and converted to float on the GPU — else in host memory, gathered into
+    pinned batches. ``frames_placement`` says what was decided (one printable line); ``frames_device`` is where
+    the frames live. On the CPU the batches are the same tensors as before (bit-identical results).
     """
 
     def __init__(self, table, faces: np.ndarray, settings: She2020Settings, num_classes: int,
                  seed: int = 0, device="auto", progress: bool = True):
-        from ...training import ClipDataset, check_table
+        from ...training import check_table
 
         self.table = check_table(table).reset_index(drop=True)
         faces = np.asarray(faces)
@@ -345,9 +347,35 @@ class MultipleAggregationPipeline:
         self.faces, self.settings, self.num_classes = faces, settings, int(num_classes)
         self.n_frames = faces.shape[1]
         self.seed, self.device, self.progress = int(seed), device, progress
-        flat = faces.reshape(-1, *faces.shape[2:])
-        self.frames = ClipDataset(frame_table(self.table, self.n_frames), frame_tensor(flat),
-                                  class_names=[str(k) for k in range(self.num_classes)])
+        self._place_frames()
+
+    def _place_frames(self) -> None:
+        from ...device import resolve_device
+        from ...training import ClipDataset
+
+        flat = self.faces.reshape(-1, *self.faces.shape[2:])
+        host = ClipDataset(frame_table(self.table, self.n_frames), frame_tensor(flat),
+                           class_names=[str(k) for k in range(self.num_classes)])
+        self.frames = host.resident(resolve_device(self.device))  # the host copy is dropped when moved
+
+    @property
+    def frames_placement(self):
+        """Where the frames live and why (:class:`mer_utils.training.Placement`; ``str()`` is one line)."""
+        return self.frames.placement
+
+    @property
+    def frames_device(self):
+        """The device holding the frame tensor (``cuda:N`` when resident on the training GPU, else ``cpu``)."""
+        return self.frames.inputs.device
+
+    def __getstate__(self):  # a pickled pipeline (Ray tasks) carries the faces, not a GPU copy of the frames
+        state = dict(self.__dict__)
+        state.pop("frames", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._place_frames()
 
     def build_model(self):
         """A fresh :class:`~mer_utils.papers.she2020.model.MultipleAggregationNetwork` for these settings."""
@@ -367,18 +395,28 @@ class MultipleAggregationPipeline:
                            weight_decay=s.weight_decay)
 
     def frame_features(self, model, clip_idx, batch_size: int = 256) -> np.ndarray:
-        """FC-64 activations ``(len(clip_idx), T, hidden)`` of every frame of the clips ``clip_idx`` (eq. 3)."""
+        """FC-64 activations ``(len(clip_idx), T, hidden)`` of every frame of the clips ``clip_idx`` (eq. 3).
+
+        Batches are gathered from the placed uint8 frame tensor (on the GPU when resident), moved to the model's
+        device and scaled to [0, 1] there by the network, in the channels-last layout the features have always
+        been computed in (frames ``(h, w, C)`` permuted): a fold computed now has bit-identical features on the CPU
+        to a finished fold of the same run computed before (convolutions round differently per layout)."""
         import torch
 
         from ...device import resolve_device
+        from ...training.loop import _gather
 
         dev = next(model.parameters()).device if any(True for _ in model.parameters()) else resolve_device(self.device)
         model.eval()
-        frames = self.faces[np.asarray(clip_idx, dtype=np.int64)].reshape(-1, *self.faces.shape[2:])
+        frames, placement = self.frames.inputs, self.frames.placement
+        pin = placement is not None and placement.pinned_batches
+        idx = torch.as_tensor(frame_indices(clip_idx, self.n_frames), device=frames.device)
         out = []
         with torch.no_grad():
-            for start in range(0, len(frames), batch_size):
-                out.append(model.frame_features(_to_tensor(frames[start: start + batch_size]).to(dev)).cpu().numpy())
+            for start in range(0, len(idx), batch_size):
+                x = _gather(frames, idx[start: start + batch_size], pin).to(dev, non_blocking=True)
+                x = x.contiguous(memory_format=torch.channels_last)
+                out.append(model.frame_features(x).cpu().numpy())
         feats = np.concatenate(out) if out else np.zeros((0, model.hidden), np.float32)
         return feats.reshape(len(clip_idx), self.n_frames, -1)
 
@@ -477,7 +515,8 @@ def run_multiple_aggregation(table, faces: np.ndarray, folds, settings: She2020S
 
     The settings, the input shape and ``params`` (e.g. the profile and the preprocessing parameters) go into
     the run's parameters, so a changed setting starts a fresh result folder and a re-run resumes finished
-    folds. Returns the runner's ``CVResult`` (its predictions are those of ``settings.main_aggregation``).
+    folds. Returns the runner's ``CVResult`` (its predictions are those of ``settings.main_aggregation``), with
+    ``frames_placement``: where the pipeline kept the frames (:attr:`MultipleAggregationPipeline.frames_placement`).
     """
     from dataclasses import asdict
 
@@ -487,10 +526,12 @@ def run_multiple_aggregation(table, faces: np.ndarray, folds, settings: She2020S
     n_classes = len(class_names) if class_names is not None else int(table["label"].max()) + 1
     pipe = MultipleAggregationPipeline(table, faces, settings, n_classes, seed=seed, device=device, progress=progress)
     run_params = {"settings": asdict(settings), "input_shape": list(pipe.faces.shape[1:]), **dict(params or {})}
-    return cross_validate(CallableMethod(pipe.fit_predict, name=method_name), table, folds, notebook=notebook,
-                          dataset=dataset, protocol=protocol, method_name=method_name, params=run_params,
-                          class_names=class_names, seed=seed, device=device, data_source=data_source,
-                          progress=progress, max_folds=max_folds)
+    cv = cross_validate(CallableMethod(pipe.fit_predict, name=method_name), table, folds, notebook=notebook,
+                        dataset=dataset, protocol=protocol, method_name=method_name, params=run_params,
+                        class_names=class_names, seed=seed, device=device, data_source=data_source,
+                        progress=progress, max_folds=max_folds)
+    cv.frames_placement = pipe.frames_placement
+    return cv
 
 
 def aggregation_results(run, num_classes: int):
