@@ -438,16 +438,47 @@ def paired_difference_ci(a: pd.DataFrame, b: pd.DataFrame, labels: Sequence[int]
     return [float(np.nanquantile(diff, alpha)), float(np.nanquantile(diff, 1.0 - alpha))]
 
 
-def claim_row(claim: str, a: pd.DataFrame, b: pd.DataFrame, labels: Sequence[int] | int, expected_sign: int = 1,
-              metric: str = "uar", n_boot: int = 2000, seed: int = 0, **extra) -> dict:
-    """One row of a claims table: the paper's ``claim`` that prediction set ``a`` beats ``b`` (or loses to
-    it, ``expected_sign=-1``) on the same clips, with ``metric`` of each, the paired subject-bootstrap 95%
-    interval of the difference (:func:`paired_difference_ci`) and the verdict (:func:`claim_verdict`).
-    ``extra`` columns (e.g. ``protocol=...``) come first."""
+#: The key under which :func:`claim_row` keeps the interval as numbers (``keep_interval=True``), for records.
+CLAIM_INTERVAL = "ci95"
+
+
+def claim_columns(metric: str = "uar") -> list[str]:
+    """The columns every claims table shows, after its description columns: ``claim``, the metric of the method
+    and of its ablation (``"UAR (method)"``, ``"UAR (ablation)"``; the metric's name in capitals), their
+    ``difference``, the ``"95% CI (paired, subjects)"`` of that difference and the ``verdict``."""
+    name = metric.upper()
+    return ["claim", f"{name} (method)", f"{name} (ablation)", "difference", "95% CI (paired, subjects)", "verdict"]
+
+
+def claim_row(claim: str, a, b, labels: Sequence[int] | int, expected_sign: int = 1, metric: str = "uar",
+              n_boot: int = 2000, seed: int = 0, keep_interval: bool = False, **extra) -> dict:
+    """One row of a claims table (the one builder every notebook's claims table uses): the paper's ``claim``
+    that the method's predictions ``a`` beat the ablation's ``b`` (or lose to them, ``expected_sign=-1``) on
+    the same clips, with ``metric`` of each, the paired subject-bootstrap 95% interval of ``metric(a) -
+    metric(b)`` (:func:`paired_difference_ci`) and the verdict (:func:`claim_verdict`: reproduced / reversed /
+    not resolved at this size).
+
+    ``a`` and ``b`` are prediction tables or objects with a ``predictions`` table (``CVResult``). ``b`` may
+    instead be a number, a constant score such as chance (1/C): the interval is then ``a``'s own
+    subject-bootstrap interval (:func:`subject_bootstrap`) minus that number.
+
+    Keys: ``extra`` description columns first (e.g. ``protocol=...``, ``method=...``), then
+    :func:`claim_columns` (scores and difference rounded to 3 decimals, the interval as text), and with
+    ``keep_interval=True`` the unrounded interval ``[lo, hi]`` under :data:`CLAIM_INTERVAL` (``"ci95"``) for
+    a notebook's record (drop it before showing the table)."""
     labs = _as_labels(labels)
-    lo, hi = paired_difference_ci(a, b, labs, metric=metric, n_boot=n_boot, seed=seed)
-    score = {name: compute_metrics(t["true"], t["pred"], labs)[metric] for name, t in (("a", a), ("b", b))}
-    return {**extra, "claim": claim, f"{metric} (a)": round(score["a"], 3), f"{metric} (b)": round(score["b"], 3),
-            "difference a - b": round(score["a"] - score["b"], 3),
-            "95% CI (paired, subjects)": f"[{lo:+.3f}, {hi:+.3f}]",
-            "verdict": claim_verdict([lo, hi], expected_sign)}
+    a = getattr(a, "predictions", a)
+    if isinstance(b, (int, float, np.number)):
+        lo, hi = (v - float(b) for v in subject_bootstrap(a, labs, n_boot=n_boot, seed=seed)[metric])
+        score_b = float(b)
+    else:
+        b = getattr(b, "predictions", b)
+        lo, hi = paired_difference_ci(a, b, labs, metric=metric, n_boot=n_boot, seed=seed)
+        score_b = compute_metrics(b["true"], b["pred"], labs)[metric]
+    score_a = compute_metrics(a["true"], a["pred"], labs)[metric]
+    values = [claim, round(score_a, 3), round(score_b, 3), round(score_a - score_b, 3), f"[{lo:+.3f}, {hi:+.3f}]",
+              claim_verdict([lo, hi], expected_sign)]
+    row = {**extra, **dict(zip(claim_columns(metric), values))}
+    if keep_interval:
+        row[CLAIM_INTERVAL] = [float(lo), float(hi)]
+    return row

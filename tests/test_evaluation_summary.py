@@ -2,11 +2,14 @@
 paired differences and claim verdicts."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from mer_utils.evaluation import (claim_row, claim_verdict, compute_metrics, majority_baseline, paired_difference_ci,
+from mer_utils.evaluation import (CLAIM_INTERVAL, claim_columns, claim_row, claim_verdict, compute_metrics,
+                                  majority_baseline, paired_difference_ci,
                                   result_summary, subject_bootstrap, summary_table)
 
 
@@ -83,8 +86,34 @@ def test_claim_row_reports_scores_interval_and_verdict():
     a, b = _table(acc=0.95, seed=5), _table(acc=0.95, seed=5)
     b["pred"] = (b["true"] + 1) % 3  # always wrong
     row = claim_row("a beats b", a, b, 3, n_boot=300, protocol="toy")
-    assert list(row)[:2] == ["protocol", "claim"] and row["verdict"] == "reproduced"
-    assert row["uar (b)"] == 0.0 and row["difference a - b"] == row["uar (a)"]
+    assert list(row) == ["protocol", "claim", "UAR (method)", "UAR (ablation)", "difference",
+                         "95% CI (paired, subjects)", "verdict"] == ["protocol"] + claim_columns()
+    assert row["verdict"] == "reproduced"
+    assert row["UAR (ablation)"] == 0.0 and row["difference"] == row["UAR (method)"]
+    exact = paired_difference_ci(a, b, 3, n_boot=300)
     lo, hi = (float(v) for v in row["95% CI (paired, subjects)"].strip("[]").split(","))
-    assert [lo, hi] == [round(v, 3) for v in paired_difference_ci(a, b, 3, n_boot=300)]
+    assert [lo, hi] == [round(v, 3) for v in exact]
     assert claim_row("b beats a", b, a, 3, n_boot=300)["verdict"] == "reversed"
+    assert claim_row("b loses to a", b, a, 3, expected_sign=-1, n_boot=300)["verdict"] == "reproduced"
+    # the unrounded interval for a notebook's record, only when asked for; runs (``.predictions``) are accepted
+    kept = claim_row("a beats b", SimpleNamespace(predictions=a), SimpleNamespace(predictions=b), 3, n_boot=300,
+                     keep_interval=True)
+    assert kept[CLAIM_INTERVAL] == exact and list(kept)[-1] == CLAIM_INTERVAL == "ci95"
+    assert {k: v for k, v in kept.items() if k != CLAIM_INTERVAL} == {k: v for k, v in row.items() if k != "protocol"}
+
+
+def test_claim_row_other_metrics_and_a_constant_ablation():
+    a, b = _table(acc=0.8, seed=5), _table(acc=0.4, seed=5)
+    b["true"] = a["true"]
+    row = claim_row("a beats b on UF1", a, b, 3, metric="uf1", n_boot=200, seed=3)
+    assert list(row) == claim_columns("uf1")
+    assert row["UF1 (method)"] == round(compute_metrics(a["true"], a["pred"], 3)["uf1"], 3)
+    lo, hi = paired_difference_ci(a, b, 3, metric="uf1", n_boot=200, seed=3)
+    assert row["95% CI (paired, subjects)"] == f"[{lo:+.3f}, {hi:+.3f}]"
+    # against a constant (chance): a's own subject-bootstrap interval minus it, same seed and resamples
+    chance = claim_row("a above chance", a, 1 / 3, 3, n_boot=200, keep_interval=True)
+    ci = subject_bootstrap(a, 3, n_boot=200)["uar"]
+    assert chance["ci95"] == [ci[0] - 1 / 3, ci[1] - 1 / 3] and chance["UAR (ablation)"] == 0.333
+    assert chance["difference"] == round(compute_metrics(a["true"], a["pred"], 3)["uar"] - 1 / 3, 3)
+    assert chance["verdict"] == "reproduced"
+    assert claim_row("a above 0.99", a, 0.99, 3, n_boot=200)["verdict"] == "reversed"

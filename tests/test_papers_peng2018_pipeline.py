@@ -194,3 +194,23 @@ def test_load_macro_table_maps_emotions_to_objective_classes(tmp_path, monkeypat
     assert list((tmp_path / "cache" / "peng2018" / "macro").glob("*.npz"))  # cached
     with pytest.raises(ValueError, match="unknown macro set"):
         load_macro_table(("jaffe",), data_root=tmp_path, verbose=False)
+
+
+def test_claims_table_uses_the_shared_claim_row_and_skips_missing_runs():
+    from types import SimpleNamespace
+
+    from mer_utils.evaluation import claim_columns, claim_row
+    from mer_utils.papers.peng2018 import CLAIMS, claims_table
+
+    rng = np.random.default_rng(0)
+    n = 50
+    base = pd.DataFrame({"true": rng.integers(0, 5, n), "subject_uid": [f"s{i % 10}" for i in range(n)],
+                         "clip_uid": [f"c{i}" for i in range(n)]})
+    transfer = SimpleNamespace(predictions=base.assign(pred=base["true"]))
+    scratch = SimpleNamespace(predictions=base.assign(pred=(base["true"] + 1) % 5))
+    runs = {"HDE": {"macro -> micro": transfer, "micro only (scratch)": scratch}, "CDE": {"macro -> micro": transfer}}
+    t = claims_table(runs)
+    assert len(t) == 1 and t["task"].tolist() == ["HDE"]  # CDE lacks its scratch run: skipped
+    assert list(t.columns) == ["task"] + claim_columns() + ["ci95"]
+    assert t["verdict"].tolist() == ["reproduced"] and t["ci95"].iloc[0][0] > 0
+    assert t.iloc[0].to_dict() == claim_row(CLAIMS[0][0], transfer, scratch, 5, keep_interval=True, task="HDE")

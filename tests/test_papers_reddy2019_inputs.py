@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mer_utils.evaluation import claim_columns
 from mer_utils.papers import reddy2019 as R
 from mer_utils.papers.reddy2019.recipe import Reddy2019
 
@@ -62,3 +63,6 @@ def test_claims_table_rows_and_verdicts():
     assert len(t) == 3
     assert list(t["verdict"][:2]) == ["reproduced", "reproduced"]
     assert t["verdict"].iloc[2] == "not resolved at this size"  # 80/20 and LOSO identical on those clips
+    assert list(t.columns) == ["method", "ablation"] + claim_columns()[1:] and t.index.name == "claim"
+    assert t["UAR (ablation)"].iloc[0] == 0.333 and t["difference"].iloc[0] == 0.667  # chance, 1/3
+    assert t["95% CI (paired, subjects)"].iloc[2] == "[+0.000, +0.000]"

@@ -41,6 +41,7 @@ def test_network_inputs_per_profile():
 def test_claims_table_paired_rows(tmp_path):
     from types import SimpleNamespace
 
+    from mer_utils.evaluation import claim_columns
     from mer_utils.papers.she2020 import claims_table
 
     rng = np.random.default_rng(0)
@@ -60,4 +61,6 @@ def test_claims_table_paired_rows(tmp_path):
     alone = {"face": SimpleNamespace(predictions=bad)}
     claims = claims_table(run, alone, table, 4)
     assert list(claims["verdict"]) == ["reproduced", "reproduced"]
-    assert claims["UAR method"].tolist() == [1.0, 1.0]
+    assert claims["UAR (method)"].tolist() == [1.0, 1.0] and claims["UAR (ablation)"].tolist() == [0.0, 0.0]
+    assert list(claims.columns) == claim_columns() + ["ci95"]  # the shared builder's columns, interval kept
+    assert all(lo > 0 for lo, _ in claims["ci95"])

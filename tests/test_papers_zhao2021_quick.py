@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
+from mer_utils.evaluation import claim_columns
 from mer_utils.papers import zhao2021 as zhao
 from mer_utils.papers.zhao2021.model import PixelStandardize, SubImageHead, rexnet_feature_extractor
 
@@ -115,3 +116,8 @@ def test_claims_table_verdicts():
     t = zhao.claims_table([("good beats bad", "test", good, bad, 1), ("bad beats good", "test", bad, good, 1),
                            ("same", "test", good, good, 1)], 2)
     assert list(t["verdict"]) == ["reproduced", "reversed", "not resolved at this size"]
+    assert list(t.columns) == ["paper"] + claim_columns()[1:] and t.index.name == "claim"
+    # expected_sign = -1: the paper claims the method loses; "good" beating "bad" then reverses it
+    flipped = zhao.claims_table([("bad loses to good", "test", bad, good, -1),
+                                 ("good loses", "test", good, bad, -1)], 2)
+    assert list(flipped["verdict"]) == ["reproduced", "reversed"]

@@ -279,24 +279,14 @@ CLAIMS = (("transfer (macro -> micro) beats training from scratch", "HDE", "macr
 
 
 def claims_table(runs_by_task, labels=5, claims=CLAIMS) -> "pd.DataFrame":
-    """One row per claim: both runs' pooled UAR, the paired subject-bootstrap interval of their difference
-    (:func:`~mer_utils.evaluation.paired_difference_ci`) and the verdict (:func:`~mer_utils.evaluation.claim_verdict`:
-    reproduced / reversed / not resolved at this size). ``runs_by_task`` = ``{"HDE": {name: CVResult}, ...}``;
-    claims whose runs are missing are skipped."""
+    """One :func:`~mer_utils.evaluation.claim_row` per claim: the task, both runs' pooled UAR, their difference,
+    its paired subject-bootstrap 95% interval and the verdict (reproduced / reversed / not resolved at this size);
+    ``ci95`` keeps the interval as numbers (drop it to show the table). ``runs_by_task`` =
+    ``{"HDE": {name: CVResult}, ...}``; claims whose runs are missing are skipped."""
     import pandas as pd
 
-    from ...evaluation import claim_verdict, compute_metrics, paired_difference_ci
+    from ...evaluation import claim_row
 
-    rows = []
-    for claim, task, a, b in claims:
-        runs = runs_by_task.get(task, {})
-        if a not in runs or b not in runs:
-            continue
-        pa, pb = runs[a].predictions, runs[b].predictions
-        ua = compute_metrics(pa["true"], pa["pred"], labels)["uar"]
-        ub = compute_metrics(pb["true"], pb["pred"], labels)["uar"]
-        ci = paired_difference_ci(pa, pb, labels)
-        rows.append({"claim": claim, "task": task, "UAR method": round(ua, 3), "UAR ablation": round(ub, 3),
-                     "UAR difference": round(ua - ub, 3), "95% CI (paired, subjects)": f"[{ci[0]:+.3f}, {ci[1]:+.3f}]",
-                     "verdict": claim_verdict(ci, +1), "ci": [float(ci[0]), float(ci[1])]})
+    rows = [claim_row(claim, runs_by_task[task][a], runs_by_task[task][b], labels, keep_interval=True, task=task)
+            for claim, task, a, b in claims if {a, b} <= set(runs_by_task.get(task, {}))]
     return pd.DataFrame(rows)

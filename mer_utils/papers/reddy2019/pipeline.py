@@ -577,26 +577,20 @@ def claims_table(runs: dict, dataset: str, n_classes: int, note_8020: str = "") 
     """The claims of the paper that notebook 30 tests on ``dataset``, from ``runs[(dataset, model, split)]``
     (``CVResult``): MicroExpSTCNN under LOSO above chance (its UAR interval minus 1/C); MicroExpSTCNN (whole face)
     above each MicroExpFuseNet (eyes + nose-mouth), paired on the LOSO clips; the 80/20 split above LOSO, paired on
-    the 80/20 test clips (both models' predictions for the same clips). Intervals resample subjects
-    (:mod:`mer_utils.evaluation`); verdicts from :func:`~mer_utils.evaluation.claim_verdict`."""
-    from ...evaluation import claim_verdict, compute_metrics, paired_difference_ci, subject_bootstrap
-
-    def uar(p):
-        return compute_metrics(p["true"], p["pred"], n_classes)["uar"]
+    the 80/20 test clips (both models' predictions for the same clips). One
+    :func:`~mer_utils.evaluation.claim_row` per claim, indexed by claim, with the ``method`` and ``ablation``
+    compared described first; intervals resample subjects."""
+    from ...evaluation import claim_row
 
     rows = []
     stcnn = runs[dataset, "MicroExpSTCNN", "loso"].predictions
-    lo, hi = subject_bootstrap(stcnn, n_classes)["uar"]
-    chance = 1.0 / n_classes
-    rows.append({"claim": "MicroExpSTCNN recognises micro-expressions (LOSO above chance)",
-                 "method": "MicroExpSTCNN, LOSO", "ablation": f"chance (1/{n_classes})", "UAR (method)": uar(stcnn),
-                 "UAR (ablation)": chance, "ci": [lo - chance, hi - chance]})
+    rows.append(claim_row("MicroExpSTCNN recognises micro-expressions (LOSO above chance)", stcnn, 1.0 / n_classes,
+                          n_classes, method="MicroExpSTCNN, LOSO", ablation=f"chance (1/{n_classes})"))
     for fuse in ("MicroExpFuseNet-intermediate", "MicroExpFuseNet-late"):
         if (dataset, fuse, "loso") in runs:
-            other = runs[dataset, fuse, "loso"].predictions
-            rows.append({"claim": f"whole face beats eyes + nose-mouth ({fuse.split('-')[1]} fusion)",
-                         "method": "MicroExpSTCNN, LOSO", "ablation": f"{fuse}, LOSO", "UAR (method)": uar(stcnn),
-                         "UAR (ablation)": uar(other), "ci": paired_difference_ci(stcnn, other, n_classes)})
+            rows.append(claim_row(f"whole face beats eyes + nose-mouth ({fuse.split('-')[1]} fusion)", stcnn,
+                                  runs[dataset, fuse, "loso"], n_classes, method="MicroExpSTCNN, LOSO",
+                                  ablation=f"{fuse}, LOSO"))
     for model in ("MicroExpSTCNN", "MicroExpFuseNet-intermediate", "MicroExpFuseNet-late"):
         if (dataset, model, "random_80_20") in runs and (dataset, model, "loso") in runs:
             split = runs[dataset, model, "random_80_20"].predictions
@@ -605,12 +599,6 @@ def claims_table(runs: dict, dataset: str, n_classes: int, note_8020: str = "") 
             if not common:
                 continue
             split, loso = split[split["clip_uid"].isin(common)], loso[loso["clip_uid"].isin(common)]
-            rows.append({"claim": f"80/20 split scores above LOSO ({model})" + note_8020,
-                         "method": f"{model}, 80/20", "ablation": f"{model}, LOSO (same clips)",
-                         "UAR (method)": uar(split), "UAR (ablation)": uar(loso),
-                         "ci": paired_difference_ci(split, loso, n_classes)})
-    out = pd.DataFrame(rows)
-    out["difference"] = out["UAR (method)"] - out["UAR (ablation)"]
-    out["95% CI (subjects)"] = [f"[{a:+.3f}, {b:+.3f}]" for a, b in out["ci"]]
-    out["verdict"] = [claim_verdict(c, 1) for c in out["ci"]]
-    return out.drop(columns="ci").round(3).set_index("claim")
+            rows.append(claim_row(f"80/20 split scores above LOSO ({model})" + note_8020, split, loso, n_classes,
+                                  method=f"{model}, 80/20", ablation=f"{model}, LOSO (same clips)"))
+    return pd.DataFrame(rows).set_index("claim")

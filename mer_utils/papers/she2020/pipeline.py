@@ -737,12 +737,13 @@ def aggregation_predictions(run, table) -> dict:
 
 def claims_table(run, alone: Mapping, table, num_classes: int):
     """The paper's claims as paired comparisons on the same clips: Table IV (mean + std + median beats the mean
-    alone) and Fig. 4 (the four-branch fusion beats each branch alone). Columns: claim, both UARs, the paired
-    subject-bootstrap 95% interval of their difference and the verdict (reproduced / reversed / not resolved at
-    this size); ``ci`` keeps the interval as numbers."""
+    alone) and Fig. 4 (the four-branch fusion beats each branch alone). One
+    :func:`~mer_utils.evaluation.claim_row` per claim: claim, both UARs, their difference, the paired
+    subject-bootstrap 95% interval of it and the verdict (reproduced / reversed / not resolved at this size);
+    ``ci95`` keeps the interval as numbers (drop it to show the table)."""
     import pandas as pd
 
-    from ...evaluation import claim_verdict, compute_metrics, paired_difference_ci
+    from ...evaluation import claim_row
 
     aggs = aggregation_predictions(run, table)
     pairs = []
@@ -751,12 +752,4 @@ def claims_table(run, alone: Mapping, table, num_classes: int):
     for name, other in alone.items():
         pairs.append((f"four-branch fusion beats the {name.replace('_', ' ')} branch alone (Fig. 4)",
                       run.predictions, other.predictions))
-    rows = []
-    for claim, a, b in pairs:
-        ua = compute_metrics(a["true"], a["pred"], num_classes)["uar"]
-        ub = compute_metrics(b["true"], b["pred"], num_classes)["uar"]
-        ci = paired_difference_ci(a, b, num_classes)
-        rows.append({"claim": claim, "UAR method": round(ua, 3), "UAR ablation": round(ub, 3),
-                     "UAR difference": round(ua - ub, 3), "95% CI (paired, subjects)": f"[{ci[0]:+.3f}, {ci[1]:+.3f}]",
-                     "verdict": claim_verdict(ci, +1), "ci": [float(ci[0]), float(ci[1])]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([claim_row(claim, a, b, num_classes, keep_interval=True) for claim, a, b in pairs])

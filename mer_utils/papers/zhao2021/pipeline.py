@@ -268,20 +268,14 @@ def compare_runs(paper_rows, runs: dict, label: str = "this run"):
 
 
 def claims_table(claims: Sequence[tuple], labels) -> "Any":
-    """The claims table that closes notebook 40's results: one row per ``(claim, paper's evidence, method run,
-    ablation run, expected_sign)`` with UAR of both (pooled over folds), the paired subject-bootstrap interval of
-    UAR(method) − UAR(ablation) on the same clips (:func:`mer_utils.evaluation.paired_difference_ci`) and the
-    verdict of :func:`mer_utils.evaluation.claim_verdict`. Runs are ``CVResult`` objects or prediction tables."""
+    """The claims table that closes notebook 40's results: one :func:`mer_utils.evaluation.claim_row` per
+    ``(claim, paper's evidence, method run, ablation run, expected_sign)``, indexed by claim: the paper's evidence
+    (column ``paper``), UAR of both (pooled over folds), their difference, its paired subject-bootstrap 95%
+    interval on the same clips and the verdict. Runs are ``CVResult`` objects or prediction tables."""
     import pandas as pd
 
-    from mer_utils.evaluation import claim_verdict, compute_metrics, paired_difference_ci
+    from mer_utils.evaluation import claim_row
 
-    rows = []
-    for claim, evidence, a, b, sign in claims:
-        pa, pb = getattr(a, "predictions", a), getattr(b, "predictions", b)
-        ci = paired_difference_ci(pa, pb, labels)
-        ua, ub = (compute_metrics(p["true"], p["pred"], labels)["uar"] for p in (pa, pb))
-        rows.append({"claim": claim, "paper": evidence, "UAR (method)": round(ua, 3), "UAR (ablation)": round(ub, 3),
-                     "difference": round(ua - ub, 3), "95% CI (subjects)": f"[{ci[0]:+.3f}, {ci[1]:+.3f}]",
-                     "verdict": claim_verdict(ci, sign)})
+    rows = [claim_row(claim, a, b, labels, expected_sign=sign, paper=evidence)
+            for claim, evidence, a, b, sign in claims]
     return pd.DataFrame(rows).set_index("claim")
