@@ -482,6 +482,23 @@ def test_stale_set_is_moved_aside_with_the_users_files(tmp_path, fast_generator)
     assert G.read_marker(root)["version"] == G.L.GENERATOR_VERSION
 
 
+def test_a_set_from_a_newer_generator_is_never_replaced_by_older_code(tmp_path, fast_generator):  # error
+    """A kernel started before `git pull` (older generator) must not move the newer set aside and write an older one
+    (the newer code would then do the same back, each time leaving a copy of the data behind)."""
+    G = fast_generator
+    root = tmp_path / "quick"
+    G.ensure_synthetic("tiny", root=root, seed=0, progress=False)
+    marker = json.loads((root / G.MARKER).read_text())
+    marker["version"] = "99.0"
+    (root / G.MARKER).write_text(json.dumps(marker))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(G.SyntheticSetNewerError, match=r"quick was written by generator 99\.0, newer than this "
+                                                          r"code's .*restart the kernel.*MER_SYNTHETIC_ROOT"):
+        G.ensure_synthetic("tiny", root=root, seed=0, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and G.read_marker(root)["version"] == "99.0"
+    assert G._version_tuple("2.10") > G._version_tuple("2.9") and G._version_tuple("0.0-old") is None
+
+
 def test_synthetic_root_that_is_a_file(tmp_path):                           # error
     target = tmp_path / "quick"
     target.write_text("not a folder")

@@ -28,10 +28,10 @@ Public API::
 """
 from __future__ import annotations
 
-from .sets import MARKER, SyntheticSetWarning, ensure_synthetic, generate, read_marker
+from .sets import MARKER, SyntheticSetNewerError, SyntheticSetWarning, ensure_synthetic, generate, read_marker
 from .gt import GT_FOLDER, ground_truth_table, load_ground_truth
 from .layouts import GENERATOR_VERSION
 from .plan import LAYOUTS, MACRO_INTENSITY, MICRO_INTENSITY, SIZES
 
-__all__ = ["generate", "ensure_synthetic", "read_marker", "MARKER", "SyntheticSetWarning", "GENERATOR_VERSION", "SIZES", "LAYOUTS",
+__all__ = ["generate", "ensure_synthetic", "read_marker", "MARKER", "SyntheticSetWarning", "SyntheticSetNewerError", "GENERATOR_VERSION", "SIZES", "LAYOUTS",
            "MICRO_INTENSITY", "MACRO_INTENSITY", "ground_truth_table", "load_ground_truth", "GT_FOLDER"]

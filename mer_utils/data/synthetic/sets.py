@@ -28,6 +28,32 @@ MARKER = "_synthetic.json"
 _TMP_PREFIX = ".tmp-synthetic-"
 
 
+class SyntheticSetNewerError(RuntimeError):
+    """The synthetic set on disk was written by a newer generator than this code: it is not replaced."""
+
+
+def _version_tuple(version) -> tuple | None:
+    try:
+        return tuple(int(p) for p in str(version).split("."))
+    except ValueError:
+        return None
+
+
+def _check_not_newer(root: Path, marker: dict | None) -> None:
+    """Refuse to replace a set a newer generator wrote (e.g. a notebook kernel started before ``git pull``): the
+    newer set would be moved aside and regenerated older, and the newer code would then do the same back, each
+    run leaving a copy of the data behind."""
+    if not marker or marker.get("generator") != "mer_utils.data.synthetic":
+        return
+    theirs, ours = _version_tuple(marker.get("version")), _version_tuple(L.GENERATOR_VERSION)
+    if theirs is not None and ours is not None and theirs > ours:
+        raise SyntheticSetNewerError(
+            f"The synthetic set at {root} was written by generator {marker.get('version')}, newer than this "
+            f"code's {L.GENERATOR_VERSION}; it is left as it is. This process runs older course code: restart the "
+            "kernel (or the command) after updating the code, or set MER_SYNTHETIC_ROOT to another folder for the "
+            "older version.")
+
+
 class SyntheticSetWarning(UserWarning):
     """The generator moved something aside instead of deleting it (a stale set, a symbolic link)."""
 
@@ -221,7 +247,8 @@ def ensure_synthetic(size: str = "quick", root: str | os.PathLike | None = None,
     set that looks complete. A stale set (another generator version, size or seed) is replaced only when its
     completion marker shows this generator wrote it, and never deleted: it is renamed to
     ``<root>.old-v<version>-<date>`` (with any files the user added) and a :class:`SyntheticSetWarning` says so.
-    A folder without the marker raises ``FileExistsError``; a ``root`` that is a file ``NotADirectoryError``.
+    A folder without the marker raises ``FileExistsError``; a ``root`` that is a file ``NotADirectoryError``; a
+    set written by a newer generator version :class:`SyntheticSetNewerError` (it is never replaced by an older one).
     """
     size_table(size)
     root = Path(root) if root is not None else synthetic_root(size)
@@ -232,6 +259,7 @@ def ensure_synthetic(size: str = "quick", root: str | os.PathLike | None = None,
     with _lock(lock):
         if _matches(read_marker(root), size, seed):  # another process finished meanwhile
             return root
+        _check_not_newer(root, read_marker(root))
         if _is_foreign(root):
             raise FileExistsError(f"{root} exists but holds no complete synthetic set written by this generator "
                                   f"(no {MARKER}); refusing to delete or overwrite it. Move it away, or pass "
