@@ -70,7 +70,7 @@ def cases(smoke: bool = False) -> list[Case]:
     from mer_utils.papers.reddy2019.model import PAPER_KERNEL_SIZE, build_model
     from mer_utils.papers.she2020.model import BRANCHES, MultipleAggregationNetwork
     from mer_utils.papers.she2020.pipeline import she_roi_boxes
-    from mer_utils.papers.wei2022.model import AMAN
+    from mer_utils.papers.wei2022.model import AMAN, TRUNK_CHANNELS, TRUNK_STRIDE
     from mer_utils.papers.zhao2021.pipeline import CropNetFactory
 
     she, peng, reddy = _settings("10_she2020_multiple_aggregation.ipynb"), _settings(
@@ -78,7 +78,7 @@ def cases(smoke: bool = False) -> list[Case]:
     zhao, wei = _settings("40_zhao2021_residual_sum_cropnet.ipynb"), _settings("50_wei2022_aman.ipynb")
     factors = [float(f) for f in wei["factors"]]
     k = sum(f <= float(wei["ceiling"]) for f in factors)
-    side = int(wei["pretrain_size"]) // 16
+    side = int(wei["pretrain_size"]) // TRUNK_STRIDE
     n_main, n_max = int(wei["n_frames"]), max(int(n) for n in wei["n_grid"])
     if smoke:
         k, n_main, n_max = 2, 2, 3
@@ -93,9 +93,9 @@ def cases(smoke: bool = False) -> list[Case]:
                                   head_channels=int(zhao["head_channels"]), pretrained=False, channels_last=False)
     return [
         Case(f"AMAN n={n_main} k={k} (Table 2)", "50 main runs, Table 1, Table 3", lambda: AMAN(5, inputs="trunk"),
-             (n_main, k, 256, side, side), "float16", b(int(wei["batch_size"])), "rmsprop", 1e-3),
+             (n_main, k, TRUNK_CHANNELS, side, side), "float16", b(int(wei["batch_size"])), "rmsprop", 1e-3),
         Case(f"AMAN n={n_max} k={k} (largest of Fig. 3)", "50 Fig. 3 n-sweep", lambda: AMAN(5, inputs="trunk"),
-             (n_max, k, 256, side, side), "float16", b(int(wei["batch_size"])), "rmsprop", 1e-3),
+             (n_max, k, TRUNK_CHANNELS, side, side), "float16", b(int(wei["batch_size"])), "rmsprop", 1e-3),
         Case("ResNet-18 FER pretraining", "50 pretrain", lambda: resnet18(weights=None, num_classes=7),
              (3, size224, size224), "float32", b(64), "sgd", 1e-2),
         Case("She fusion network", "10 train fusion / branches",

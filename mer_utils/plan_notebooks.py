@@ -246,10 +246,10 @@ def zhao2021(slug: str, s: dict) -> NotebookPlan:
 # ================================================================================== 50 Wei et al. 2022
 @functools.lru_cache(maxsize=None)
 def aman_model(level: str, n: int, k: int, size: int, classes: int):
-    from .papers.wei2022.model import AMAN
+    from .papers.wei2022.model import AMAN, FEATURE_DIM, TRUNK_CHANNELS, TRUNK_STRIDE
 
-    side = size // 16
-    shape = (1, n, k, 256, side, side) if level == "trunk" else (1, n, k, 512)
+    side = size // TRUNK_STRIDE
+    shape = (1, n, k, TRUNK_CHANNELS, side, side) if level == "trunk" else (1, n, k, FEATURE_DIM)
     return profile_model(lambda: AMAN(classes, inputs=level), shape)
 
 
