@@ -495,6 +495,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(cost.format_table(rows, markdown=False))
                 if args.stages:
                     print(cost.format_stages(rows))
+                else:
+                    for r in rows:
+                        for note in r.get("notes", []):
+                            print(f"note ({r['notebook']}): {note}")
             return 0
         if args.command == "site":
             from .site import SiteError, build_site

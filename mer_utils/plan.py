@@ -413,7 +413,8 @@ def plan_line(notebook: str, profile: str, params: Mapping | None = None) -> str
     return (f"plan ({nb.stem}, PROFILE='full', one H100, paper-size data): {row['gpu_hours']:.2f} GPU-hours, "
             f"GPU {row['gpu_gb']:.1f} GB, host {row['host_gb']:.1f} GB, disk {row['disk_gb']:.1f} GB "
             f"(targets for the whole course: {TARGETS['gpu_hours']:g} h, {TARGETS['gpu_gb']:g} / "
-            f"{TARGETS['host_gb']:g} / {TARGETS['disk_gb']:g} GB)")
+            f"{TARGETS['host_gb']:g} / {TARGETS['disk_gb']:g} GB)"
+            + "".join(f"; note: {n}" for n in row.get("notes", [])))
 
 
 def print_plan(notebook: str, profile: str, params: Mapping | None = None) -> str:

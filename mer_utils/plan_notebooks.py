@@ -265,6 +265,24 @@ def resnet18_model(size: int, what: str):
 
 
 def wei2022(slug: str, s: dict) -> NotebookPlan:
+    """Wei et al. (:func:`_wei2022`); when Fig. 3's n-sweep is not the paper's (``N_GRID="paper"``: n = 1..20),
+    a note gives what the paper's sweep would add (computed by planning the notebook with it)."""
+    from .papers.wei2022.pipeline import PAPER_N_GRID, n_grid
+
+    s = dict(s, n_grid=n_grid(s["n_grid"]))
+    out = _wei2022(slug, s)
+    if not set(PAPER_N_GRID) <= set(s["n_grid"]):
+        paper = _wei2022(slug, dict(s, n_grid=list(PAPER_N_GRID), n_grid_protocols=list(s["protocols"])))
+        extra_h = sum(st.seconds for st in paper.stages) / 3600 - sum(st.seconds for st in out.stages) / 3600
+        extra_gb = (sum(st.disk_bytes for st in paper.stages) - sum(st.disk_bytes for st in out.stages)) / GB
+        what = f"off (n = {s['n_frames']} only)" if s["n_grid"] == [int(s["n_frames"])] else f"partial (n = {s['n_grid']})"
+        out.notes.append(f"Fig. 3's n-sweep is {what}; the paper's n = 1..20 on "
+                         f"{len(s['protocols'])} protocol(s), -p N_GRID paper, adds {extra_h:.1f} GPU-h and "
+                         f"{extra_gb:.1f} GB of disk")
+    return out
+
+
+def _wei2022(slug: str, s: dict) -> NotebookPlan:
     """Wei et al.: one magnified stack per protocol at the largest n and every factor; the ResNet-18 backbone
     pretrained on FER2013's training images (kept as 48 px uint8, converted batch by batch at ``pretrain_size``:
     :class:`~mer_utils.papers.wei2022.pipeline.BackboneInputs`); feature banks (float16) of every magnified image,
@@ -307,7 +325,8 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
     runs = set()
     for p in s["protocols"]:
         runs |= {(p, n0, k0, True, True), (p, n0, k0, True, False), (p, n0, k0, False, True)}
-        runs |= {(p, int(n), k0, True, True) for n in s["n_grid"]}
+        if p in s.get("n_grid_protocols", s["protocols"]):
+            runs |= {(p, int(n), k0, True, True) for n in s["n_grid"]}
     runs |= {(first, n0, k_for(c), True, True) for c in s["ceiling_grid"]}
     groups = {}
     for p, n, k, ma, fa in sorted(runs):

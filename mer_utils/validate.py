@@ -354,7 +354,15 @@ def profile_tables(notebook: str | Path) -> list[tuple[dict, dict[str, str]]]:
     running it: ``(table, {PARAM: setting})`` — the profile table (``{"ci": {...}, "quick": {...}, "full": {...}}``)
     and which notebook parameter overrides which setting. Tables written inline, names assigned earlier from
     literals, and ``alias.PROFILES`` of a module the notebook imports are understood; values that are not
-    literals read as ``<unknown>``; calls whose table cannot be read are left out."""
+    literals read as ``<unknown>``; calls whose table cannot be read are left out. A parameter passed through one
+    function, ``setting=f(PARAM)`` (e.g. ``n_grid=aman.n_grid(N_GRID)``, which also takes ``"paper"``), maps too:
+    the raw value reaches the setting, and whoever reads it (the cost plan's estimator) converts it."""
+    return [(table, mapping) for table, mapping, _ in _profile_calls(notebook)]
+
+
+def _profile_calls(notebook: str | Path) -> list[tuple[dict, dict[str, str], set[str]]]:
+    """:func:`profile_tables` plus, per call, the parameters passed through a function (``setting=f(PARAM)``):
+    their values are the function's to check, not the profile table's types."""
     import importlib
 
     cells = [c for c in _cells(notebook) if c.cell_type == "code"]
@@ -397,9 +405,18 @@ def profile_tables(notebook: str | Path) -> list[tuple[dict, dict[str, str]]]:
                 continue
             if not isinstance(table, Mapping):
                 continue
-            mapping = {kw.value.id: kw.arg.lower() for kw in node.keywords
-                       if kw.arg is not None and isinstance(kw.value, ast.Name)}
-            found.append((table, mapping))
+            mapping, converted = {}, set()
+            for kw in node.keywords:
+                if kw.arg is None:
+                    continue
+                value = kw.value
+                if (isinstance(value, ast.Call) and len(value.args) == 1 and not value.keywords
+                        and isinstance(value.args[0], ast.Name)):
+                    converted.add(value.args[0].id)
+                    value = value.args[0]
+                if isinstance(value, ast.Name):
+                    mapping[value.id] = kw.arg.lower()
+            found.append((table, mapping, converted))
     return found
 
 
@@ -409,8 +426,10 @@ def profile_types(notebook: str | Path) -> dict[str, tuple[type, ...]]:
     ``(float,)`` which also takes ints). Tables are read by :func:`profile_tables`; anything else is left out
     (no check)."""
     out: dict[str, tuple[type, ...]] = {}
-    for table, mapping in profile_tables(notebook):
+    for table, mapping, converted in _profile_calls(notebook):
         for param, setting in mapping.items():
+            if param in converted:  # setting=f(PARAM): f checks the value (e.g. N_GRID="paper")
+                continue
             values = [p.get(setting) for p in table.values() if isinstance(p, Mapping)]
             kinds = tuple(dict.fromkeys(t for v in values for t in types_of(v)))
             if kinds:

@@ -77,7 +77,7 @@ def test_rows_have_the_issue_keys_and_the_total_is_their_sum(monkeypatch):
 
 def test_settings_are_read_from_the_notebook_and_parameters_override_them():
     s = P.notebook_settings("notebooks/50_wei2022_aman.ipynb", "full")
-    assert s["factors"] == list(range(1, 12)) and s["n_grid"] == list(range(1, 21)) and s["epochs"] == 50
+    assert s["factors"] == list(range(1, 12)) and s["n_grid"] == [11] and s["epochs"] == 50
     assert P.notebook_settings("notebooks/50_wei2022_aman.ipynb", "full", {"K": 7, "SEED": 3})["ceiling"] == 7
     with pytest.raises(ValueError, match="sets no profile setting"):
         P.notebook_settings("notebooks/50_wei2022_aman.ipynb", "full", {"NOT_A_PARAMETER": 1})
@@ -94,17 +94,46 @@ def test_a_setting_changes_the_estimate_of_a_real_notebook(capsys):
 
 
 def test_course_plan_routes_a_parameter_to_the_notebooks_that_declare_it():
-    """README: `plan --profile full -p N_GRID "[11]"` over the whole course switches Fig. 3's sweep off in notebook
-    50 only (the other notebooks do not declare N_GRID); a name no notebook declares is an error."""
+    """README: `plan --profile full -p N_GRID paper` over the whole course switches Fig. 3's paper sweep on in
+    notebook 50 only (the other notebooks do not declare N_GRID); a name no notebook declares is an error."""
     from mer_utils.course import CourseError
     from mer_utils.plan import plan
 
-    every = {r["notebook"]: r for r in plan("full")}
-    fewer = {r["notebook"]: r for r in plan("full", None, {"N_GRID": [11]})}
-    assert fewer["50_wei2022_aman"]["gpu_hours"] < every["50_wei2022_aman"]["gpu_hours"] / 3
-    assert fewer["40_zhao2021_residual_sum_cropnet"] == every["40_zhao2021_residual_sum_cropnet"]
+    default = {r["notebook"]: r for r in plan("full")}
+    paper = {r["notebook"]: r for r in plan("full", None, {"N_GRID": "paper"})}
+    assert paper["50_wei2022_aman"]["gpu_hours"] > 3 * default["50_wei2022_aman"]["gpu_hours"]
+    assert paper["40_zhao2021_residual_sum_cropnet"] == default["40_zhao2021_residual_sum_cropnet"]
     with pytest.raises(CourseError, match="'NOPE' is not declared by any selected notebook"):
         plan("full", None, {"NOPE": 1})
+
+
+def test_the_default_full_course_meets_the_targets_and_names_what_fig3_would_add():
+    """Issue 20's budgets hold for the default `full` course; Fig. 3's paper sweep (n = 1..20 on three datasets) is
+    opt-in, and the plan's note for notebook 50 gives what it adds — the difference of the two plans, not a typed
+    number — and the command that switches it on."""
+    from mer_utils.plan import TARGETS, plan
+
+    rows = plan("full")
+    total = rows[-1]
+    for key, limit in TARGETS.items():
+        assert total[key] <= limit, (key, total[key], limit)
+    wei = next(r for r in rows if r["notebook"] == "50_wei2022_aman")
+    paper = plan("full", ["50"], {"N_GRID": "paper"})[0]
+    (note,) = [n for n in wei["notes"] if "Fig. 3" in n]
+    assert "-p N_GRID paper" in note and "off (n = 11 only)" in note
+    added_h = float(note.split("adds ")[1].split(" GPU-h")[0])
+    assert added_h == pytest.approx(paper["gpu_hours"] - wei["gpu_hours"], abs=0.06)
+    assert not [n for n in paper["notes"] if "Fig. 3" in n]  # the paper's sweep: nothing to add
+
+
+def test_n_grid_reads_paper_lists_and_rejects_the_rest_with_the_expected_form():
+    from mer_utils.papers.wei2022 import PAPER_N_GRID, n_grid
+
+    assert n_grid(None) is None and n_grid("paper") == list(range(1, 21)) == list(PAPER_N_GRID)
+    assert n_grid([1, 11, 20]) == [1, 11, 20] and n_grid("Paper ") == list(range(1, 21))
+    for bad in ("all", [], [0, 3], [2.5], "11", 11):
+        with pytest.raises(ValueError, match="N_GRID"):
+            n_grid(bad)
 
 
 def test_the_plan_refuses_the_cpu_profiles_with_an_error_naming_full():

@@ -19,6 +19,8 @@ paper-critical inputs (loud when missing)    :func:`~.inputs.paper_inputs`
 Tables 1-3 (k ceilings, comparison,          reported numbers in ``tables.json`` (:func:`mer_utils.paper_tables.paper_table`)
 ablation)                                    Table 3's rows: :func:`~.pipeline.table3_settings` (without MA =
                                              one fixed factor, the paper's "single-magnification")
+Fig. 3 (accuracy vs n = 1..20)               :data:`~.pipeline.PAPER_N_GRID`, :func:`~.pipeline.n_grid`
+                                             (``N_GRID="paper"``; ``full`` runs n = 11 only by default)
 ===========================================  =================================================================
 """
 from .._exports import lazy_exports
@@ -32,7 +34,7 @@ _EXPORTS = {
         "load_backbone", "to_backbone_input", "backbone_input", "random_flip", "pretrain_backbone", "feature_bank",
         "aman_dataset", "aman_factory", "aman_config", "attention_table", "plot_attention", "plot_magnification_grid",
         "run_aman", "FER_CLASSES", "BackboneInputs", "WITHOUT_MA_CHOICES", "table3_settings",
-        "pretraining_set"),
+        "pretraining_set", "PAPER_N_GRID", "n_grid"),
     "inputs": ("paper_inputs",),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -418,6 +418,33 @@ def plot_magnification_grid(stack: np.ndarray, factors: Sequence[float], frame_p
 
 
 
+#: Fig. 3's n values in the paper (§3.1.2: "we set n ranging from 1 to the maximum length (20) of the video on three
+#: datasets"). The ``full`` profile runs only n = 11 by default: the sweep is 20 LOSO runs per dataset, about 30 of
+#: the course's GPU-hours by the cost plan, more than the rest of the course together; ``N_GRID="paper"`` runs it.
+PAPER_N_GRID = tuple(range(1, 21))
+
+
+def n_grid(value: Any) -> list[int] | None:
+    """The notebook parameter ``N_GRID`` as a list of n values: ``None`` (the profile's), ``"paper"``
+    (:data:`PAPER_N_GRID`, Fig. 3's n = 1..20) or a list of positive integers."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value.strip().lower() == "paper":
+            return list(PAPER_N_GRID)
+        raise ValueError(f"N_GRID={value!r}: expected 'paper' (Fig. 3's n = 1..20) or a list of frame counts, "
+                         "e.g. [11] or [1, 5, 11, 20].")
+    try:
+        values = [int(v) for v in value]
+    except (TypeError, ValueError):
+        raise ValueError(f"N_GRID={value!r}: expected 'paper' (Fig. 3's n = 1..20) or a list of frame counts, "
+                         "e.g. [11] or [1, 5, 11, 20].") from None
+    if not values or any(v < 1 or v != float(w) for v, w in zip(values, value)):
+        raise ValueError(f"N_GRID={value!r}: expected a non-empty list of whole numbers >= 1 (frames per clip), "
+                         "or 'paper'.")
+    return values
+
+
 #: Readings of Table 3's "FA module" row (AMAN without the MA module). §3.3: removing MA shows "that our
 #: multi-magnification method yields better performance than the single-magnification method" — the row is the
 #: network fed **one fixed factor** (``"fixed"``, default). ``"mean"`` keeps every factor and averages them with
