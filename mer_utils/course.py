@@ -464,6 +464,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="a JSON list: one object per notebook (notebook, gpu_hours, "
                    "gpu_gb, host_gb, disk_gb, kind, stages, notes), the last one the total (notebook 'total')")
     c.add_argument("--stages", action="store_true", help="also print each notebook's stages and their formulas' inputs")
+    d = sub.add_parser("disk", help="what the course keeps on disk (preprocessing caches per parameter set, the "
+                       "result store per run, data, weights), largest first; --remove deletes folders you name")
+    d.add_argument("--json", action="store_true", help="a JSON list, one object per folder (name, kind, path, "
+                   "bytes, files, modified, what, removable)")
+    d.add_argument("--remove", nargs="+", metavar="NAME", help="delete these folders (names as the listing "
+                   "prints them; preprocess, landmarks and results only; nothing is deleted if one name is wrong)")
     f = sub.add_parser("refresh", help="maintainers: execute notebooks in place with default parameters")
     f.add_argument("notebooks", nargs="+")
     f.add_argument("--kernel", default=KERNEL_NAME)
@@ -499,6 +505,19 @@ def main(argv: list[str] | None = None) -> int:
                     for r in rows:
                         for note in r.get("notes", []):
                             print(f"note ({r['notebook']}): {note}")
+            return 0
+        if args.command == "disk":
+            from . import storage
+
+            try:
+                if args.remove:
+                    for item in storage.remove(args.remove):
+                        print(f"removed {item.name} ({item.bytes / 1e9:.2f} GB): {item.path}")
+                    return 0
+            except storage.StorageError as exc:
+                raise CourseError(str(exc)) from exc
+            items = storage.inventory()
+            print(json.dumps([i.row() for i in items], indent=1) if args.json else storage.format_inventory(items))
             return 0
         if args.command == "site":
             from .site import SiteError, build_site
