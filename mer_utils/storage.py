@@ -97,6 +97,18 @@ def _folders(root: Path, depth: int) -> list[Path]:
     return level
 
 
+def _outdated(recipe: str, meta: dict) -> str:
+    """Why a cached parameter set can no longer be read ('' when it can): its recipe is gone or has another
+    version now (the version is part of the cache key, so the folder is never looked up again)."""
+    from .papers import RECIPES
+
+    if recipe not in RECIPES:
+        return f"recipe {recipe!r} no longer exists"
+    now = str(RECIPES[recipe].version)
+    was = meta.get("version")
+    return f"recipe version {was}, now {now}" if was is not None and str(was) != now else ""
+
+
 def _item(name: str, kind: str, folder: Path, what: str) -> Item:
     size, files, latest = _usage(folder)
     return Item(name, kind, folder, size, files, latest, what)
@@ -117,6 +129,9 @@ def inventory() -> list[Item]:
             continue
         meta = _read_json(folder / "params.json")
         what = f"{meta.get('recipe', recipe)} v{meta.get('version', '?')}: " + _short(meta.get("params", {}))
+        outdated = _outdated(recipe, meta)
+        if outdated:
+            what = f"[{outdated}; never read again] {what}"
         items.append(_item(f"preprocess/{recipe}/{folder.name}", "preprocess", folder, what))
     res = paths.results_root()
     for folder in _folders(res, 4):
@@ -126,12 +141,20 @@ def inventory() -> list[Item]:
         state = "complete" if (folder / "metrics.json").is_file() else "incomplete"
         items.append(_item(f"results/{notebook}/{dataset}/{protocol}/{folder.name}", "results", folder,
                            f"{notebook} {dataset} {protocol}: {done} fold(s) done, {state}"))
+    synth = paths.synthetic_root("quick").parent
     for size in ("quick", "paper"):
         folder = paths.synthetic_root(size)
         if folder.is_dir():
             meta = _read_json(folder / "_synthetic.json")
             items.append(_item(f"synthetic/{size}", "synthetic", folder,
                                f"synthetic {size} set, generator {meta.get('version', '?')}"))
+        # stale sets the generator moved aside (``<size>.old-v<version>-<stamp>``, ``<size>.user-<stamp>``): kept
+        # because they may hold files a user added, so they are listed for the disk they take
+        for aside in sorted(synth.glob(f"{size}.*")) if synth.is_dir() else []:
+            if aside.is_dir() and not aside.is_symlink():
+                items.append(_item(f"synthetic/{aside.name}", "synthetic", aside,
+                                   f"moved aside by the generator ({aside.name.split('.', 1)[1]}); not read by the "
+                                   "course"))
     weights = paths.weights_root()
     if weights.is_dir():
         items.append(_item("weights", "weights", weights, "pretrained weights and package photos"))

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from mer_utils import course, storage
+from mer_utils.papers import RECIPES
 
 
 def _write(path, nbytes=0, text=None):
@@ -26,10 +27,13 @@ def roots(tmp_path, monkeypatch):
     pre = cache / "preprocess"
     for key, n_frames, size in (("aaaa11111111", 11, 3000), ("bbbb20202020", 20, 5000)):
         base = pre / "wei2022" / key
-        _write(base / "params.json", text=json.dumps({"recipe": "wei2022", "version": "2",
+        _write(base / "params.json", text=json.dumps({"recipe": "wei2022", "version": RECIPES["wei2022"].version,
                                                       "params": {"n_frames": n_frames, "size": [224, 224]}}))
         _write(base / "casme2" / "sub01" / "EP01-x.npz", size)
         _write(base / "stacks" / "t-magnified.npy", size)
+    old = pre / "wei2022" / "cccc00000000"  # written by an older version of the recipe
+    _write(old / "params.json", text=json.dumps({"recipe": "wei2022", "version": "0", "params": {"n_frames": 11}}))
+    _write(old / "casme2" / "sub01" / "EP01-y.npz", 10)
     _write(pre / "landmarks" / "hog1" / "casme2" / "sub01" / "EP01-f.json", 100)
     run = results / "50_wei2022_aman" / "casme2" / "casme2_5class" / "0123456789ab"
     _write(run / "params.json", text="{}")
@@ -39,6 +43,7 @@ def roots(tmp_path, monkeypatch):
     _write(run / "folds" / "sub03" / "history.csv", 10)  # started, not done
     _write(synth / "quick" / "_synthetic.json", text=json.dumps({"version": "2.1"}))
     _write(synth / "quick" / "CASME2" / "x.jpg", 50)
+    _write(synth / "quick.old-v2.0-20261206-031500" / "CASME2" / "x.jpg", 40)  # a stale set moved aside
     _write(weights / "fer2013_mini_xception" / "w.h5", 20)
     return tmp_path
 
@@ -46,8 +51,15 @@ def roots(tmp_path, monkeypatch):
 def test_the_listing_names_every_folder_with_its_size_and_what_it_holds(roots):
     items = {i.name: i for i in storage.inventory()}
     assert set(items) == {"preprocess/wei2022/aaaa11111111", "preprocess/wei2022/bbbb20202020",
-                          "preprocess/landmarks/hog1", "results/50_wei2022_aman/casme2/casme2_5class/0123456789ab",
-                          "synthetic/quick", "weights"}
+                          "preprocess/wei2022/cccc00000000", "preprocess/landmarks/hog1",
+                          "results/50_wei2022_aman/casme2/casme2_5class/0123456789ab", "synthetic/quick",
+                          "synthetic/quick.old-v2.0-20261206-031500", "weights"}
+    now = RECIPES["wei2022"].version
+    assert items["preprocess/wei2022/cccc00000000"].what.startswith(
+        f"[recipe version 0, now {now}; never read again] wei2022 v0:")
+    assert not items["preprocess/wei2022/aaaa11111111"].what.startswith("[")
+    aside = items["synthetic/quick.old-v2.0-20261206-031500"]
+    assert "moved aside by the generator (old-v2.0-20261206-031500)" in aside.what and not aside.removable
     new, old = items["preprocess/wei2022/bbbb20202020"], items["preprocess/wei2022/aaaa11111111"]
     assert new.kind == "preprocess" and "n_frames=20" in new.what and "n_frames=11" in old.what
     assert new.files == 3 and new.bytes > 10000 and new.modified > 0
@@ -66,7 +78,7 @@ def test_remove_deletes_only_the_named_folders(roots, capsys):
     assert course.main(["disk", "--remove", gone + "/"]) == 0
     assert f"removed {gone}" in capsys.readouterr().out
     left = {i.name for i in storage.inventory()}
-    assert gone not in left and "preprocess/wei2022/bbbb20202020" in left and len(left) == 5
+    assert gone not in left and "preprocess/wei2022/bbbb20202020" in left and len(left) == 7
     assert (roots / "cache" / "preprocess" / "wei2022" / "bbbb20202020" / "params.json").is_file()
 
 
