@@ -71,7 +71,7 @@ def cases(smoke: bool = False) -> list[Case]:
     from mer_utils.papers.she2020.model import BRANCHES, MultipleAggregationNetwork
     from mer_utils.papers.she2020.pipeline import she_roi_boxes
     from mer_utils.papers.wei2022.model import AMAN, TRUNK_CHANNELS, TRUNK_STRIDE
-    from mer_utils.papers.wei2022.pipeline import PAPER_N_GRID
+    from mer_utils.papers.wei2022.pipeline import PAPER_N_GRID, n_grid
     from mer_utils.papers.zhao2021.pipeline import CropNetFactory
 
     she, peng, reddy = _settings("10_she2020_multiple_aggregation.ipynb"), _settings(
@@ -81,7 +81,8 @@ def cases(smoke: bool = False) -> list[Case]:
     k = sum(f <= float(wei["ceiling"]) for f in factors)
     side = int(wei["pretrain_size"]) // TRUNK_STRIDE
     # Fig. 3's largest n: the paper's n = 20 (the sweep is opt-in in `full`, N_GRID="paper"), or the profile's if larger
-    n_main, n_max = int(wei["n_frames"]), max(max(PAPER_N_GRID), *(int(n) for n in wei["n_grid"]))
+    n_main = int(wei["n_frames"])
+    n_max = max(max(PAPER_N_GRID), *n_grid(wei["n_grid"], n_main))
     if smoke:
         k, n_main, n_max = 2, 2, 3
     scale = float(she["scale"])

@@ -34,7 +34,7 @@ from typing import Any, Iterable
 
 from .config import PROFILES, check_profile
 from .paths import repo_path
-from .validate import ParameterError, check_parameters, parameter_defaults, profile_types
+from .validate import ParameterError, check_parameters, parameter_defaults, profile_converters, profile_types
 
 NOTEBOOK_DIR = repo_path("notebooks")
 NOTEBOOK_NAME = re.compile(r"^(\d\d)_([a-z0-9]+(?:_[a-z0-9]+)*)\.ipynb$")
@@ -146,7 +146,8 @@ def check_values(plan: dict[Path, dict]) -> None:
     problems = []
     for nb, values in plan.items():
         try:
-            check_parameters(values, parameter_defaults(nb), profile_types(nb), where=nb.name)
+            check_parameters(values, parameter_defaults(nb), profile_types(nb), where=nb.name,
+                             converters=profile_converters(nb))
         except ParameterError as exc:
             problems.append(str(exc))
     if problems:
@@ -469,7 +470,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="a JSON list, one object per folder (name, kind, path, "
                    "bytes, files, modified, what, removable)")
     d.add_argument("--remove", nargs="+", metavar="NAME", help="delete these folders (names as the listing "
-                   "prints them; preprocess, landmarks and results only; nothing is deleted if one name is wrong)")
+                   "prints them; not data or weights; nothing is deleted if one name is wrong)")
+    d.add_argument("--force", action="store_true", help="with --remove: also folders written in the last "
+                   "minutes (a running notebook may be using them)")
     f = sub.add_parser("refresh", help="maintainers: execute notebooks in place with default parameters")
     f.add_argument("notebooks", nargs="+")
     f.add_argument("--kernel", default=KERNEL_NAME)
@@ -511,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
 
             try:
                 if args.remove:
-                    for item in storage.remove(args.remove):
+                    for item in storage.remove(args.remove, force=args.force):
                         print(f"removed {item.name} ({item.bytes / 1e9:.2f} GB): {item.path}")
                     return 0
             except storage.StorageError as exc:

@@ -228,7 +228,8 @@ def check_value(name: str, value: Any, types: Iterable[type] | None = None, allo
 
 
 def check_parameters(values: Mapping[str, Any], defaults: Mapping[str, Any],
-                     profile_types: Mapping[str, tuple[type, ...]] | None = None, where: str = "") -> None:
+                     profile_types: Mapping[str, tuple[type, ...]] | None = None, where: str = "",
+                     converters: Mapping[str, Any] | None = None) -> None:
     """Check notebook parameter ``values`` against the parameters cell's ``defaults`` (types), the notebook's
     profile table (``profile_types``: the types of the setting a ``None`` default stands for) and
     :data:`CONSTRAINTS`. Raises one :class:`ParameterError` listing every bad value.
@@ -237,10 +238,18 @@ def check_parameters(values: Mapping[str, Any], defaults: Mapping[str, Any],
       ``None``), ``LR = 0.01`` a number, ``DEVICE = "auto"`` a string, ``DATASETS = [...]`` a list;
     - a ``None`` default takes ``None`` or what the profile table holds for that setting (any value when unknown);
     - the declared constraints then apply (``SEED >= 0``, ``EPOCHS >= 1``, ``LR > 0``, ``PROFILE`` and ``DEVICE``
-      names ...).
+      names ...);
+    - a parameter with a converter (``converters``, :func:`profile_converters`: the notebook passes it as
+      ``setting=alias.f(PARAM)``) is checked by calling it: its ``ValueError`` is the problem.
     """
     problems = []
     for name, value in values.items():
+        if converters and name in converters and value is not None:
+            try:
+                converters[name](value)
+            except (ValueError, TypeError) as exc:
+                problems.append(str(exc))
+            continue
         default = defaults.get(name)
         if default is not None:
             types, allow_none = types_of(default), False
@@ -354,15 +363,33 @@ def profile_tables(notebook: str | Path) -> list[tuple[dict, dict[str, str]]]:
     running it: ``(table, {PARAM: setting})`` — the profile table (``{"ci": {...}, "quick": {...}, "full": {...}}``)
     and which notebook parameter overrides which setting. Tables written inline, names assigned earlier from
     literals, and ``alias.PROFILES`` of a module the notebook imports are understood; values that are not
-    literals read as ``<unknown>``; calls whose table cannot be read are left out. A parameter passed through one
-    function, ``setting=f(PARAM)`` (e.g. ``n_grid=aman.n_grid(N_GRID)``, which also takes ``"paper"``), maps too:
-    the raw value reaches the setting, and whoever reads it (the cost plan's estimator) converts it."""
+    literals read as ``<unknown>``; calls whose table cannot be read are left out. A parameter passed through a
+    function of a module the notebook imports, ``setting=alias.f(PARAM)`` (e.g. ``n_grid=aman.n_grid(N_GRID)``,
+    which also takes ``"paper"``), maps too: the raw value reaches the setting, the function checks it before a
+    run (:func:`profile_converters`), and whoever reads the setting (the cost plan's estimator) converts it."""
     return [(table, mapping) for table, mapping, _ in _profile_calls(notebook)]
 
 
-def _profile_calls(notebook: str | Path) -> list[tuple[dict, dict[str, str], set[str]]]:
-    """:func:`profile_tables` plus, per call, the parameters passed through a function (``setting=f(PARAM)``):
-    their values are the function's to check, not the profile table's types."""
+def profile_converters(notebook: str | Path) -> dict[str, Any]:
+    """``{PARAM: function}`` for the parameters a notebook passes as ``setting=alias.f(PARAM)``: calling the
+    function on a value raises ``ValueError`` for a bad one, which :func:`check_parameters` reports before anything
+    runs. A function whose module does not import is left out (no check)."""
+    import importlib
+
+    out = {}
+    for _, _, converted in _profile_calls(notebook):
+        for param, (module, attr) in converted.items():
+            try:
+                out[param] = getattr(importlib.import_module(module), attr)
+            except Exception:  # the module moved or fails to import: no check from it
+                continue
+    return out
+
+
+def _profile_calls(notebook: str | Path) -> list[tuple[dict, dict[str, str], dict[str, tuple[str, str]]]]:
+    """:func:`profile_tables` plus, per call, the parameters passed through a module's function
+    (``setting=alias.f(PARAM)``) and that function (``(module, name)``): their values are the function's to
+    check, not the profile table's types."""
     import importlib
 
     cells = [c for c in _cells(notebook) if c.cell_type == "code"]
@@ -405,14 +432,17 @@ def _profile_calls(notebook: str | Path) -> list[tuple[dict, dict[str, str], set
                 continue
             if not isinstance(table, Mapping):
                 continue
-            mapping, converted = {}, set()
+            mapping, converted = {}, {}
             for kw in node.keywords:
                 if kw.arg is None:
                     continue
                 value = kw.value
-                if (isinstance(value, ast.Call) and len(value.args) == 1 and not value.keywords
-                        and isinstance(value.args[0], ast.Name)):
-                    converted.add(value.args[0].id)
+                func = value.func if isinstance(value, ast.Call) else None
+                if (func is not None and len(value.args) == 1 and not value.keywords
+                        and isinstance(value.args[0], ast.Name) and isinstance(func, ast.Attribute)
+                        and isinstance(func.value, ast.Name) and func.value.id in modules):
+                    # setting=alias.f(PARAM) only; int(X), f(X) or other expressions map nothing
+                    converted[value.args[0].id] = (modules[func.value.id], func.attr)
                     value = value.args[0]
                 if isinstance(value, ast.Name):
                     mapping[value.id] = kw.arg.lower()
@@ -428,7 +458,7 @@ def profile_types(notebook: str | Path) -> dict[str, tuple[type, ...]]:
     out: dict[str, tuple[type, ...]] = {}
     for table, mapping, converted in _profile_calls(notebook):
         for param, setting in mapping.items():
-            if param in converted:  # setting=f(PARAM): f checks the value (e.g. N_GRID="paper")
+            if param in converted:  # setting=alias.f(PARAM): f checks the value (e.g. N_GRID="paper")
                 continue
             values = [p.get(setting) for p in table.values() if isinstance(p, Mapping)]
             kinds = tuple(dict.fromkeys(t for v in values for t in types_of(v)))
@@ -496,4 +526,4 @@ def check_seed(seed: Any, name: str = "SEED") -> int:
 
 __all__ = ["ParameterError", "Constraint", "CONSTRAINTS", "SUFFIX_CONSTRAINTS", "constraint_for", "types_of",
            "describe_types", "value_problem", "check_value", "check_parameters", "parameter_defaults",
-           "profile_tables", "profile_types", "check_train_config", "check_seed", "OPTIMIZERS", "DEVICE_PATTERN"]
+           "profile_tables", "profile_types", "profile_converters", "check_train_config", "check_seed", "OPTIMIZERS", "DEVICE_PATTERN"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -595,6 +596,24 @@ def test_profile_types_come_from_the_notebooks_table(tmp_path):            # han
     nb = _notebook(tmp_path, PARAMS, BODY)
     assert validate.profile_types(nb) == {"EPOCHS": (int,), "LR": (float,), "GRID": (list,)}
     assert validate.parameter_defaults(nb)["SEED"] == 0
+
+
+def test_a_parameter_passed_through_a_module_function_is_checked_by_it_before_running(tmp_path):  # error
+    """`setting=alias.f(PARAM)` (notebook 50's `n_grid=aman.n_grid(N_GRID)`): the function checks the value before
+    anything runs, in place of the profile table's type; `int(EPOCHS)` or another expression maps nothing."""
+    body = ('from mer_utils import config\nfrom mer_utils.papers import wei2022 as aman\n'
+            'S = config.resolve_profile(PROFILE, {"ci": dict(epochs=1, grid=[1]), "quick": dict(epochs=5, grid=[1, 2]), '
+            '"full": dict(epochs=100, grid="main")}, epochs=int(EPOCHS or 1), grid=aman.n_grid(GRID))')
+    nb = _notebook(tmp_path, PARAMS, body)
+    assert validate.profile_tables(nb)[0][1] == {"GRID": "grid"}
+    assert set(validate.profile_converters(nb)) == {"GRID"} and validate.profile_types(nb) == {}
+    for good in ("paper", "main", [1, 5], None):
+        assert course.plan_parameters([nb], {"GRID": good}, "full")[nb]["GRID"] == good
+    for bad, message in (("pape", "GRID='pape'"), (11, "N_GRID=11"), ([0], "0 is not a frame count"),
+                         ([True], "True is not a frame count")):
+        with pytest.raises(course.CourseError, match=r"30_demo\.ipynb: bad parameter value\(s\):\n  (.|\n)*"
+                           + re.escape(message) + r"(.|\n)*Nothing was run"):
+            course.plan_parameters([nb], {"GRID": bad}, "full")
 
 
 def test_resolve_profile_names_the_bad_override():                          # error

@@ -103,3 +103,15 @@ def test_backbone_pretraining_set_leaves_out_the_micro_subjects(tmp_path):
     licensed = fer.copy()
     licensed.attrs = {**fer.attrs, "source": "licensed"}
     assert len(pretraining_set(licensed, tables)[0]) == len(fer)      # other people: nothing dropped
+
+
+def test_frames_past_the_tim_sequence_are_an_error_not_a_repeated_last_frame():
+    """n frames every `interval` from `first` must lie inside the TIM sequence; the recipe used to clamp to its last
+    frame, so N_GRID="paper" (n up to 20) with the quick profile's interval 3 gave Fig. 3 points of repeated frames."""
+    from mer_utils.papers import recipe_params
+
+    assert recipe_params("wei2022", n_frames=20, interval=1, tim_length=20).n_frames == 20
+    assert recipe_params("wei2022", n_frames=7, interval=3, tim_length=20).n_frames == 7  # last position 18
+    with pytest.raises(ValueError, match=r"n_frames=20 frames every interval=3 from first=0 reach TIM position 57, "
+                                         r"past the 20 frames of tim_length=20.*N_FRAMES and the largest of N_GRID"):
+        recipe_params("wei2022", n_frames=20, interval=3, tim_length=20)

@@ -77,7 +77,7 @@ def test_rows_have_the_issue_keys_and_the_total_is_their_sum(monkeypatch):
 
 def test_settings_are_read_from_the_notebook_and_parameters_override_them():
     s = P.notebook_settings("notebooks/50_wei2022_aman.ipynb", "full")
-    assert s["factors"] == list(range(1, 12)) and s["n_grid"] == [11] and s["epochs"] == 50
+    assert s["factors"] == list(range(1, 12)) and s["n_grid"] == "main" and s["epochs"] == 50
     assert P.notebook_settings("notebooks/50_wei2022_aman.ipynb", "full", {"K": 7, "SEED": 3})["ceiling"] == 7
     with pytest.raises(ValueError, match="sets no profile setting"):
         P.notebook_settings("notebooks/50_wei2022_aman.ipynb", "full", {"NOT_A_PARAMETER": 1})

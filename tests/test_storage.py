@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 
@@ -45,6 +47,15 @@ def roots(tmp_path, monkeypatch):
     _write(synth / "quick" / "CASME2" / "x.jpg", 50)
     _write(synth / "quick.old-v2.0-20261206-031500" / "CASME2" / "x.jpg", 40)  # a stale set moved aside
     _write(weights / "fer2013_mini_xception" / "w.h5", 20)
+    _write(cache / "checkpoints" / "wei2022" / "backbone.pt", 400)  # another cache folder (pretraining)
+    repo = tmp_path / "repo"
+    _write(repo / "runs" / "20261206-quick" / "summary.json", text="{}")  # a course run
+    _write(results / "50_wei2022_aman" / "casme2" / "casme2_5class" / "notarun" / "x" / "y.txt", 5)  # no params.json
+    monkeypatch.setattr(storage.paths, "repo_path", lambda *parts: repo.joinpath(*parts))
+    old_enough = time.time() - 2 * storage.BUSY_SECONDS  # written well before: no running notebook
+    for f in tmp_path.rglob("*"):
+        if f.is_file():
+            os.utime(f, (old_enough, old_enough))
     return tmp_path
 
 
@@ -53,7 +64,8 @@ def test_the_listing_names_every_folder_with_its_size_and_what_it_holds(roots):
     assert set(items) == {"preprocess/wei2022/aaaa11111111", "preprocess/wei2022/bbbb20202020",
                           "preprocess/wei2022/cccc00000000", "preprocess/landmarks/hog1",
                           "results/50_wei2022_aman/casme2/casme2_5class/0123456789ab", "synthetic/quick",
-                          "synthetic/quick.old-v2.0-20261206-031500", "weights"}
+                          "synthetic/quick.old-v2.0-20261206-031500", "weights", "cache/checkpoints",
+                          "runs/20261206-quick"}
     now = RECIPES["wei2022"].version
     assert items["preprocess/wei2022/cccc00000000"].what.startswith(
         f"[recipe version 0, now {now}; never read again] wei2022 v0:")
@@ -78,7 +90,7 @@ def test_remove_deletes_only_the_named_folders(roots, capsys):
     assert course.main(["disk", "--remove", gone + "/"]) == 0
     assert f"removed {gone}" in capsys.readouterr().out
     left = {i.name for i in storage.inventory()}
-    assert gone not in left and "preprocess/wei2022/bbbb20202020" in left and len(left) == 7
+    assert gone not in left and "preprocess/wei2022/bbbb20202020" in left and len(left) == 9
     assert (roots / "cache" / "preprocess" / "wei2022" / "bbbb20202020" / "params.json").is_file()
 
 
@@ -96,15 +108,56 @@ def test_a_wrong_name_removes_nothing_and_says_which(roots, capsys, names, messa
     assert {i.name: i.bytes for i in storage.inventory()} == before
 
 
+def test_sets_of_older_shared_steps_and_of_the_tensor_path_are_told_apart(roots):
+    from mer_utils.preprocess.cache import PREPROCESS_VERSION
+
+    base = roots / "cache" / "preprocess" / "wei2022"
+    now = RECIPES["wei2022"].version
+    for key, meta in (("eeee", {"preprocess": "0"}), ("ffff", {"preprocess": PREPROCESS_VERSION, "tensor_ops": True})):
+        _write(base / key / "params.json", text=json.dumps({"recipe": "wei2022", "version": now, "params": {}, **meta}))
+    items = {i.name: i for i in storage.inventory()}
+    assert items["preprocess/wei2022/eeee"].what.startswith(
+        f"[shared preprocessing version 0, now {PREPROCESS_VERSION}; never read again]")
+    assert items["preprocess/wei2022/ffff"].what.startswith("tensor path, wei2022")
+
+
+def test_links_are_never_followed_listed_or_removed(roots, tmp_path):
+    outside = tmp_path / "elsewhere" / "project"
+    _write(outside / "precious.txt", 10)
+    results = tmp_path / "results"
+    (results / "nb_link").symlink_to(outside.parent, target_is_directory=True)  # a link to another project
+    (tmp_path / "cache" / "preprocess" / "wei2022" / "dddd").symlink_to(outside, target_is_directory=True)
+    names = {i.name for i in storage.inventory()}
+    assert not [n for n in names if "nb_link" in n or n.endswith("/dddd")]
+    # a folder swapped for a link after the listing: refused, nothing removed
+    items = storage.inventory()
+    victim = roots / "cache" / "preprocess" / "wei2022" / "bbbb20202020"
+    os.rename(victim, tmp_path / "moved")
+    victim.symlink_to(outside, target_is_directory=True)
+    with pytest.raises(storage.StorageError, match="not a folder inside"):
+        storage.remove(["preprocess/wei2022/aaaa11111111", "preprocess/wei2022/bbbb20202020"], items)
+    assert (outside / "precious.txt").is_file() and (roots / "cache" / "preprocess" / "wei2022" / "aaaa11111111").is_dir()
+
+
+def test_a_folder_written_in_the_last_minutes_needs_force(roots, capsys):
+    run = roots / "results" / "50_wei2022_aman" / "casme2" / "casme2_5class" / "0123456789ab"
+    _write(run / "folds" / "sub03" / "fold.json", text="{}")  # a notebook is writing it now
+    name = "results/50_wei2022_aman/casme2/casme2_5class/0123456789ab"
+    assert course.main(["disk", "--remove", name]) == 2
+    assert "may be using it" in capsys.readouterr().err and run.is_dir()
+    assert course.main(["disk", "--remove", name, "--force"]) == 0 and not run.exists()
+
+
 def test_json_lists_every_folder(roots, capsys):
     assert course.main(["disk", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {r["kind"] for r in rows} == {"preprocess", "landmarks", "results", "synthetic", "weights"}
+    assert {r["kind"] for r in rows} == {"preprocess", "landmarks", "cache", "results", "runs", "synthetic", "weights"}
     assert all({"name", "path", "bytes", "files", "modified", "what", "removable"} <= set(r) for r in rows)
 
 
 def test_empty_roots_list_nothing(tmp_path, monkeypatch):
     for env in ("MER_CACHE_ROOT", "MER_RESULTS_ROOT", "MER_SYNTHETIC_ROOT", "MER_WEIGHTS_ROOT"):
         monkeypatch.setenv(env, str(tmp_path / env))
+    monkeypatch.setattr(storage.paths, "repo_path", lambda *parts: (tmp_path / "repo").joinpath(*parts))
     assert storage.inventory() == []
     assert "all 0.00 GB" in storage.format_inventory([])

@@ -469,6 +469,7 @@ class _Preparation:
         what = {"recipe": rec.name, "version": rec.version, "preprocess": PREPROCESS_VERSION, "params": self.pdict}
         if tensor_device is not None:  # outputs of the tensor path are kept apart from the reference path's (never mixed)
             what["tensor_ops"] = True
+        self.identity = what  # written as params.json: everything the key hashes (mer-course disk reads it)
         key = digest(what)
         self.base = preprocess_root() / rec.name / key
         self.report = PrepareReport(rec.name, key, n_clips=len(table))
@@ -557,8 +558,7 @@ class _Preparation:
         todo = [i for i, path in enumerate(self.entries) if not (self.cache and path.is_file())]
         self.report.cached = len(self.rows) - len(todo)
         if self.cache:
-            atomic_write_json(self.base / "params.json",
-                              {"recipe": self.rec.name, "version": self.rec.version, "params": self.pdict})
+            atomic_write_json(self.base / "params.json", self.identity)
         return [(i, (self.rec.name, self.pdict, self.landmarks[i].tolist(),
                      str(self.entries[i]) if self.cache else None, not self.cache)) for i in todo]
 

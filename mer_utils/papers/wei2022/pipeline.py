@@ -419,30 +419,39 @@ def plot_magnification_grid(stack: np.ndarray, factors: Sequence[float], frame_p
 
 
 #: Fig. 3's n values in the paper (§3.1.2: "we set n ranging from 1 to the maximum length (20) of the video on three
-#: datasets"). The ``full`` profile runs only n = 11 by default: the sweep is 20 LOSO runs per dataset, about 30 of
-#: the course's GPU-hours by the cost plan, more than the rest of the course together; ``N_GRID="paper"`` runs it.
+#: datasets"). The ``full`` profile runs only the main n (11) by default: the sweep is 20 LOSO runs per dataset,
+#: about 30 of the course's GPU-hours by the cost plan, more than the rest of the course together;
+#: ``N_GRID="paper"`` runs it.
 PAPER_N_GRID = tuple(range(1, 21))
+_N_GRID_FORMS = ("'paper' (Fig. 3's n = 1..20), 'main' (only the main run's n, N_FRAMES) or a list of frame counts, "
+                 "e.g. [11] or [1, 5, 11, 20]")
 
 
-def n_grid(value: Any) -> list[int] | None:
-    """The notebook parameter ``N_GRID`` as a list of n values: ``None`` (the profile's), ``"paper"``
-    (:data:`PAPER_N_GRID`, Fig. 3's n = 1..20) or a list of positive integers."""
+def n_grid(value: Any, n_frames: int | None = None) -> list[int] | str | None:
+    """The notebook parameter ``N_GRID`` (Fig. 3's n values) checked and read: ``None`` (the profile's),
+    ``"paper"`` (:data:`PAPER_N_GRID`), ``"main"`` (only the main run's n: ``[n_frames]``, or ``"main"`` while
+    ``n_frames`` is not known yet) or a non-empty list of whole numbers >= 1. Anything else is a ``ValueError``
+    naming the accepted forms."""
     if value is None:
         return None
     if isinstance(value, str):
-        if value.strip().lower() == "paper":
+        word = value.strip().lower()
+        if word == "paper":
             return list(PAPER_N_GRID)
-        raise ValueError(f"N_GRID={value!r}: expected 'paper' (Fig. 3's n = 1..20) or a list of frame counts, "
-                         "e.g. [11] or [1, 5, 11, 20].")
-    try:
-        values = [int(v) for v in value]
-    except (TypeError, ValueError):
-        raise ValueError(f"N_GRID={value!r}: expected 'paper' (Fig. 3's n = 1..20) or a list of frame counts, "
-                         "e.g. [11] or [1, 5, 11, 20].") from None
-    if not values or any(v < 1 or v != float(w) for v, w in zip(values, value)):
-        raise ValueError(f"N_GRID={value!r}: expected a non-empty list of whole numbers >= 1 (frames per clip), "
-                         "or 'paper'.")
-    return values
+        if word == "main":
+            return "main" if n_frames is None else [int(n_frames)]
+        raise ValueError(f"N_GRID={value!r}: expected {_N_GRID_FORMS}.")
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"N_GRID={value!r}: expected {_N_GRID_FORMS}.")
+    out = []
+    for v in value:
+        whole = isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) or (
+            isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer())
+        if not whole or v < 1:
+            raise ValueError(f"N_GRID={value!r}: {v!r} is not a frame count (a whole number >= 1); expected "
+                             f"{_N_GRID_FORMS}.")
+        out.append(int(v))
+    return out
 
 
 #: Readings of Table 3's "FA module" row (AMAN without the MA module). §3.3: removing MA shows "that our

@@ -57,6 +57,12 @@ class Wei2022(Recipe):
                              "otherwise.")
         if p.first < 0 or p.first >= p.tim_length:
             raise ValueError(f"Parameter first={p.first}: expected 0 <= first < tim_length={p.tim_length}.")
+        last = p.first + (p.n_frames - 1) * p.interval
+        if last >= p.tim_length:  # frame_indices would repeat the last TIM frame: n frames that are not n frames
+            raise ValueError(f"n_frames={p.n_frames} frames every interval={p.interval} from first={p.first} reach TIM "
+                             f"position {last}, past the {p.tim_length} frames of tim_length={p.tim_length}: expected "
+                             f"first + (n_frames - 1) x interval <= {p.tim_length - 1}. Lower n_frames (notebook 50: "
+                             "N_FRAMES and the largest of N_GRID) or interval, or raise tim_length.")
         w, h = as_size(p.size)
         if p.magnifier == "oh2018" and (w % 4 or h % 4):
             raise ValueError(f"Oh et al.'s network needs sides divisible by 4, got size {p.size}.")
