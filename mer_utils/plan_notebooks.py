@@ -271,7 +271,7 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
     20 frames, so every AMAN run of the notebook is new."""
     from .papers.wei2022.pipeline import PAPER_N_GRID, n_grid
 
-    s = dict(s, n_grid=n_grid(n_grid(s["n_grid"]), int(s["n_frames"])))
+    s = dict(s, n_grid=n_grid(s["n_grid"], int(s["n_frames"])))
     out = _wei2022(slug, s)
     if not set(PAPER_N_GRID) <= set(s["n_grid"]):
         paper = _wei2022(slug, dict(s, n_grid=list(PAPER_N_GRID)))
