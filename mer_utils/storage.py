@@ -100,6 +100,20 @@ def _short(params: dict) -> str:
     return ", ".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in sorted(params.items()))
 
 
+def _changed(recipe: str, params: dict) -> str:
+    """The parameters of a cached set that differ from the recipe's defaults (what tells two sets apart), or all of
+    them when the recipe is unknown; ``"defaults"`` when none differs."""
+    from .papers import RECIPES
+    from .preprocess.cache import canonical
+
+    try:
+        default = canonical(RECIPES[recipe].params())
+    except Exception:  # unknown recipe, or defaults that need a table: show everything
+        return _short(params)
+    changed = {k: v for k, v in params.items() if default.get(k, object()) != v}
+    return _short(changed) if changed else "defaults"
+
+
 def _real_dir(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink()
 
@@ -160,7 +174,7 @@ def inventory() -> list[Item]:
         if not (folder / "params.json").is_file():  # not a parameter set the cache wrote
             continue
         meta = _read_json(folder / "params.json")
-        what = f"{meta.get('recipe', recipe)} v{meta.get('version', '?')}: " + _short(meta.get("params", {}))
+        what = f"{meta.get('recipe', recipe)} v{meta.get('version', '?')}: " + _changed(recipe, meta.get("params", {}))
         if meta.get("tensor_ops"):
             what = "tensor path, " + what
         outdated = _outdated(recipe, meta)
