@@ -137,7 +137,7 @@ def _forward(model, x):
     return out[0] if isinstance(out, (tuple, list)) else out
 
 
-def _gather(a, idx, pin: bool = False):
+def gather_rows(a, idx, pin: bool = False):
     """Rows ``idx`` of tensor ``a``, on ``a``'s device; ``pin``: into page-locked host memory, so that the copy
     to the GPU runs asynchronously (PyTorch's pinned allocator caches the buffers and keeps one until its copy
     has finished)."""
@@ -168,7 +168,7 @@ def _batches(data, order, batch_size: int, num_workers: int = 0):
         labels = torch.from_numpy(np.array(data.labels, dtype=np.int64)).to(where)
         for start in range(0, len(order), batch_size):
             b = torch.as_tensor(order[start:start + batch_size], device=where)
-            xs = [_gather(a, b, pin) if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a[b.numpy()]))
+            xs = [gather_rows(a, b, pin) if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a[b.numpy()]))
                   for a in data._arrays]
             yield (tuple(xs) if data._multi else xs[0]), labels[b]
         return

@@ -404,7 +404,7 @@ class MultipleAggregationPipeline:
         import torch
 
         from ...device import resolve_device
-        from ...training.loop import _gather
+        from ...training.loop import gather_rows
 
         dev = next(model.parameters()).device if any(True for _ in model.parameters()) else resolve_device(self.device)
         model.eval()
@@ -414,7 +414,7 @@ class MultipleAggregationPipeline:
         out = []
         with torch.no_grad():
             for start in range(0, len(idx), batch_size):
-                x = _gather(frames, idx[start: start + batch_size], pin).to(dev, non_blocking=True)
+                x = gather_rows(frames, idx[start: start + batch_size], pin).to(dev, non_blocking=True)
                 x = x.contiguous(memory_format=torch.channels_last)
                 out.append(model.frame_features(x).cpu().numpy())
         feats = np.concatenate(out) if out else np.zeros((0, model.hidden), np.float32)
