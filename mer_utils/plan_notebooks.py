@@ -274,16 +274,15 @@ def wei2022(slug: str, s: dict) -> NotebookPlan:
     s = dict(s, n_grid=n_grid(s["n_grid"], int(s["n_frames"])))
     out = _wei2022(slug, s)
     if not set(PAPER_N_GRID) <= set(s["n_grid"]):
-        paper = _wei2022(slug, dict(s, n_grid=list(PAPER_N_GRID)))
-        hours = lambda p: sum(st.seconds for st in p.stages) / 3600  # noqa: E731
-        disk = lambda p: sum(st.disk_bytes for st in p.stages) / GB  # noqa: E731
+        now, paper = out.row(), _wei2022(slug, dict(s, n_grid=list(PAPER_N_GRID))).row()
         swept = [p for p in s.get("n_grid_protocols", s["protocols"]) if p in s["protocols"]]
-        what = f"off (n = {s['n_frames']} only)" if s["n_grid"] == [int(s["n_frames"])] else f"partial (n = {s['n_grid']})"
+        main_only = s["n_grid"] == [int(s["n_frames"])]
+        what = f"off (n = {s['n_frames']} only)" if main_only else f"partial (n = {s['n_grid']})"
         out.notes.append(f"Fig. 3's n-sweep is {what}; -p N_GRID paper (n = 1..20 on {len(swept)} protocol(s)) adds "
-                         f"{hours(paper) - hours(out):.1f} GPU-h and {disk(paper) - disk(out):.1f} GB of disk to this "
-                         f"plan; switched on after this run has finished, notebook 50 runs again in full "
-                         f"({hours(paper):.1f} GPU-h: every run reads a bank of {max(PAPER_N_GRID)}-frame stacks, "
-                         f"written beside this run's)")
+                         f"{paper['gpu_hours'] - now['gpu_hours']:.1f} GPU-h and "
+                         f"{paper['disk_gb'] - now['disk_gb']:.1f} GB of disk to this plan; switched on after this run "
+                         f"has finished, notebook 50 runs again in full ({paper['gpu_hours']:.1f} GPU-h: every run "
+                         f"reads a bank of {max(PAPER_N_GRID)}-frame stacks, written beside this run's)")
     return out
 
 

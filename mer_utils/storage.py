@@ -89,10 +89,10 @@ def _usage(folder: Path) -> tuple[int, int, float]:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        out = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
+    """:func:`mer_utils.preprocess.cache.read_json`, ``{}`` unless it is a JSON object."""
+    from .preprocess.cache import read_json
+
+    out = read_json(path)
     return out if isinstance(out, dict) else {}
 
 

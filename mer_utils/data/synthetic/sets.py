@@ -257,9 +257,10 @@ def ensure_synthetic(size: str = "quick", root: str | os.PathLike | None = None,
         return root
     lock = root.parent / f".{root.name}.lock"
     with _lock(lock):
-        if _matches(read_marker(root), size, seed):  # another process finished meanwhile
+        marker = read_marker(root)  # under the lock: every writer of this root holds it, so it stays as read
+        if _matches(marker, size, seed):  # another process finished meanwhile
             return root
-        _check_not_newer(root, read_marker(root))
+        _check_not_newer(root, marker)
         if _is_foreign(root):
             raise FileExistsError(f"{root} exists but holds no complete synthetic set written by this generator "
                                   f"(no {MARKER}); refusing to delete or overwrite it. Move it away, or pass "
@@ -270,9 +271,8 @@ def ensure_synthetic(size: str = "quick", root: str | os.PathLike | None = None,
             shutil.rmtree(stale, ignore_errors=True)
         tmp = root.parent / f"{_TMP_PREFIX}{root.name}-{os.getpid()}"
         generate(size=size, root=tmp, seed=seed, progress=progress, workers=workers)
-        old = read_marker(root) if root.exists() else None
         if root.exists() or root.is_symlink():  # our own stale set (checked above): kept, moved aside
-            marker = old or {}
+            marker = marker or {}
             why = ", ".join(f"{k} {marker.get(k)!r} (now {v!r})" for k, v in
                             (("version", L.GENERATOR_VERSION), ("size", size), ("seed", seed),
                              ("plan", _marker_payload(size, seed, LAYOUTS).get("plan")))
